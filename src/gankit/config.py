@@ -1,0 +1,281 @@
+"""Typed configuration: one dataclass per section, a strict loader and `key=value` overrides.
+
+Follows nanoGPT's lesson (config that rejects unknown keys) without its `exec`: a YAML
+preset or file gives a nested dict, `a.b=value` overrides edit that dict, and `from_dict`
+builds the dataclasses, failing on any unknown key or wrong type with a message that names
+the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gankit.errors import GankitError
+
+Precision = Literal["fp32", "bf16", "fp16"]
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist5k"  # built-in name (see `gankit list`), folder:PATH or npz:PATH
+    resolution: int | None = None  # output height = width in px; None = the data set's own
+    channels: int | None = None  # 1 (grey) or 3 (RGB); None = the data set's own
+    skip_bad: bool = False  # skip (and count) unreadable images instead of stopping
+    cache_dir: str | None = None  # decoded-folder cache; None = $GANKIT_CACHE or ~/.cache/gankit
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"  # network family for G and D: mlp | dcgan
+    z_dim: int = 100  # latent dimension
+    prior: str = "normal"  # latent prior: normal (N(0, I)) | uniform (U[-1, 1])
+    g_width: int = 64  # G hidden units (mlp) or base channels (dcgan)
+    d_width: int = 64  # D hidden units (mlp) or base channels (dcgan)
+    depth: int = 3  # hidden layers of the mlp family; dcgan depth follows the resolution
+    d_norm: Literal["batch", "none"] = "batch"  # normalisation in D (none for WGAN-GP / R1)
+
+
+@dataclass
+class RegConfig:
+    r1_gamma: float = 0.0  # R1 penalty (gamma/2)*|grad_x D(x)|^2 on reals; 0 disables
+    gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
+
+
+@dataclass
+class OptimConfig:
+    g_lr: float = 2e-4  # Adam learning rate of G
+    d_lr: float = 2e-4  # Adam learning rate of D
+    g_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of G
+    d_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of D
+    n_critic: int = 1  # D steps per G step
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # G steps to train for (the run's length)
+    batch_size: int = 64  # images per step on each rank
+    ema_beta: float = 0.999  # per-step decay of the EMA of G's weights; 0 disables (EMA = G)
+    precision: Precision = "fp32"  # fp32 | bf16 (autocast, CPU and GPU) | fp16 (GPU only)
+    channels_last: bool = False  # NHWC memory format for conv nets (can help with bf16)
+    log_every: int = 50  # steps between log lines (jsonl, TensorBoard, progress bar)
+    sample_every: int = 500  # steps between sample grids; 0 disables
+    ckpt_every: int = 500  # steps between checkpoints (one is always written at the end)
+    n_samples: int = 64  # images in each sample grid (fixed latent batch)
+    tensorboard: bool = True  # write TensorBoard scalars to RUN/tb
+    progress: bool = True  # show a progress bar (only on a terminal)
+    threads: int | None = None  # torch CPU threads; None = torch's default
+    sync_bn: bool = False  # synchronise batch norm across ranks (CUDA DDP only)
+
+
+@dataclass
+class Config:
+    seed: int = 0  # seeds weights, latents and data order
+    device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N
+    loss: str = "ns"  # adversarial loss: minimax | ns | lsgan | wgan | hinge
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# ---------------------------------------------------------------- building and checking
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return " | ".join(str(a) for a in typing.get_args(tp))
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`; return it converted (int -> float, list -> tuple)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except GankitError:
+                pass
+        allowed = " or ".join(_type_name(a) for a in args)
+        raise GankitError(f"{key}: expected {allowed}, got {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise GankitError(f"{key}: {value!r} is not allowed; choose one of: "
+                              + ", ".join(str(a) for a in allowed))
+        return value
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise GankitError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise GankitError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise GankitError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise GankitError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise GankitError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise AssertionError(f"unsupported config type {tp} at {key}")
+
+
+def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
+    """Build dataclass `cls` from a nested dict, rejecting unknown keys and wrong types."""
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise GankitError(f"{where}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        raise GankitError(f"unknown config key {prefix}{unknown[0]!s}; allowed keys in {where}: "
+                          + ", ".join(names))
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = from_dict(tp, data[name], f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(data[name], tp, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain nested dict (tuples as lists) for YAML and checkpoints."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(cfg))
+
+
+def _positive(key: str, value: float | int | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        need = ">= 0" if allow_zero else "> 0"
+        raise GankitError(f"{key}: must be {need}, got {value}")
+
+
+def validate(cfg: Config) -> Config:
+    """Check value ranges and registry names (data set, architecture, loss, prior)."""
+    from gankit import data, losses, nets  # registries; imported late to avoid cycles
+
+    losses.LOSSES.validate(cfg.loss, "loss")
+    nets.ARCHS.validate(cfg.model.arch, "model.arch")
+    nets.PRIORS.validate(cfg.model.prior, "model.prior")
+    data.check_name(cfg.data.name)
+    if cfg.data.channels not in (None, 1, 3):
+        raise GankitError(f"data.channels: must be 1, 3 or null, got {cfg.data.channels}")
+    for key, val in [("data.resolution", cfg.data.resolution), ("model.z_dim", cfg.model.z_dim),
+                     ("model.g_width", cfg.model.g_width), ("model.d_width", cfg.model.d_width),
+                     ("model.depth", cfg.model.depth), ("optim.g_lr", cfg.optim.g_lr),
+                     ("optim.d_lr", cfg.optim.d_lr), ("optim.n_critic", cfg.optim.n_critic),
+                     ("train.steps", cfg.train.steps), ("train.batch_size", cfg.train.batch_size),
+                     ("train.log_every", cfg.train.log_every),
+                     ("train.ckpt_every", cfg.train.ckpt_every),
+                     ("train.n_samples", cfg.train.n_samples), ("train.threads", cfg.train.threads)]:
+        _positive(key, val)
+    for key, val in [("reg.r1_gamma", cfg.reg.r1_gamma), ("reg.gp_lambda", cfg.reg.gp_lambda),
+                     ("train.sample_every", cfg.train.sample_every)]:
+        _positive(key, val, allow_zero=True)
+    if not 0.0 <= cfg.train.ema_beta < 1.0:
+        raise GankitError(f"train.ema_beta: must be in [0, 1), got {cfg.train.ema_beta}")
+    for key, betas in [("optim.g_betas", cfg.optim.g_betas), ("optim.d_betas", cfg.optim.d_betas)]:
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise GankitError(f"{key}: each beta must be in [0, 1), got {list(betas)}")
+    if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
+        raise GankitError(f"device: {cfg.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
+    return cfg
+
+
+# ---------------------------------------------------------------- presets and overrides
+
+
+def preset_names() -> list[str]:
+    files = resources.files("gankit.presets").iterdir()
+    return sorted(p.name[:-5] for p in files if p.name.endswith(".yaml"))
+
+
+def load_yaml(source: str) -> dict:
+    """A preset name or a path to a YAML file -> nested dict."""
+    if source in preset_names():
+        text = resources.files("gankit.presets").joinpath(f"{source}.yaml").read_text()
+        where = f"preset {source}"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise GankitError(f"{source!r} is neither a preset ({', '.join(preset_names())}) "
+                              "nor a YAML file")
+        text, where = path.read_text(), str(path)
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise GankitError(f"{where}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise GankitError(f"{where}: expected a mapping at the top level")
+    return data
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `a.b=value` strings (value parsed as YAML) to a nested dict, in order."""
+    for item in overrides:
+        if "=" not in item:
+            raise GankitError(f"override {item!r} must look like key=value (e.g. train.steps=100)")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise GankitError(f"override {item!r}: {part} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def build(source: str | dict | None = None, overrides: list[str] | None = None) -> Config:
+    """Preset name, YAML path or dict, plus overrides -> a validated Config."""
+    if source is None:
+        data: dict = {}
+    elif isinstance(source, dict):
+        data = to_dict(from_dict(Config, source))  # normalise a user dict
+    else:
+        data = load_yaml(source)
+    data = apply_overrides(data, list(overrides or []))
+    return validate(from_dict(Config, data))
+
+
+def dump(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,102 @@
+"""Data containers shared by all data sets, and conversion of images to training tensors.
+
+Image data sets are held in memory as uint8 (N, C, H, W): decoded once, 4x smaller than
+float, and scaled to [-1, 1] per batch. Point data (2-D mixtures, (N, D) arrays) are float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class TensorData:
+    """A finite data set held in memory: images (uint8) or points (float32), labels optional."""
+
+    name: str
+    x: torch.Tensor  # uint8 (N, C, H, W) images or float32 (N, D) points
+    y: torch.Tensor | None = None  # int64 (N,) class labels, or None
+    num_classes: int = 0  # 0 when unlabelled
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample, e.g. (1, 28, 28) or (2,)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+@dataclass
+class MixtureData:
+    """An infinite 2-D Gaussian mixture, sampled on the fly (uniform over modes)."""
+
+    name: str
+    centers: torch.Tensor  # float32 (K, 2) mode centres
+    std: float  # per-dimension standard deviation of every mode
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.centers.shape[1],)
+
+    @property
+    def num_classes(self) -> int:
+        return self.centers.shape[0]
+
+    is_image = False
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """n points and the index of the mode each came from."""
+        k = torch.randint(0, self.centers.shape[0], (n,), generator=generator)
+        noise = torch.randn(n, self.centers.shape[1], generator=generator)
+        return self.centers[k] + self.std * noise, k
+
+
+Dataset = TensorData | MixtureData
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [-1, 1]; float data pass through unchanged."""
+    if x.dtype == torch.uint8:
+        return x.float().mul_(1.0 / 127.5).sub_(1.0)
+    return x.float()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float images in [-1, 1] -> uint8 in [0, 255] (rounded, clamped)."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def convert_channels(x: torch.Tensor, channels: int | None) -> torch.Tensor:
+    """uint8 (N, C, H, W) to `channels`: grey -> RGB by repeat, RGB -> grey by ITU-R 601 luma."""
+    if channels is None or x.shape[1] == channels:
+        return x
+    if channels == 3 and x.shape[1] == 1:
+        return x.repeat(1, 3, 1, 1)
+    if channels == 1 and x.shape[1] == 3:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        return (x.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    raise ValueError(f"cannot convert {x.shape[1]} channels to {channels}")
+
+
+def resize_square(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> (N, C, size, size): scale the short side to `size`, centre-crop."""
+    if size is None or (x.shape[2] == size and x.shape[3] == size):
+        return x
+    h, w = x.shape[2:]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    out = []
+    for chunk in x.split(1024):
+        y = F.interpolate(chunk.float(), size=(nh, nw), mode="bilinear", antialias=True,
+                          align_corners=False)
+        top, left = (nh - size) // 2, (nw - size) // 2
+        out.append(y[:, :, top:top + size, left:left + size].round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(out)

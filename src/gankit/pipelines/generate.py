@@ -1,0 +1,94 @@
+"""Inference from a checkpoint: rebuild G (the EMA weights by default) and draw samples.
+
+Needs neither the data set nor the training state: a checkpoint records G's constructor
+spec, the latent prior and its size, so `load(path).sample(n)` works anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gankit.config import Config, from_dict
+from gankit.data.base import to_uint8
+from gankit.errors import GankitError
+from gankit.images import save_grid, scatter
+from gankit.nets import PRIORS, build_net
+from gankit.train import checkpoint
+
+
+@dataclass
+class GeneratorPipeline:
+    g: nn.Module  # in eval mode
+    config: Config
+    data_shape: tuple[int, ...]
+    device: torch.device
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.data_shape) == 3
+
+    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        return PRIORS.get(self.config.model.prior)(n, self.config.model.z_dim, gen)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Latents (N, z_dim) -> samples (N, *data_shape), float32 in [-1, 1] for images."""
+        out = [self.g(chunk.to(self.device)).float().cpu() for chunk in z.split(batch_size)]
+        return torch.cat(out)
+
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
+        """n samples from the seeded prior; the same seed gives the same samples."""
+        if n <= 0:
+            raise GankitError(f"n must be positive, got {n}")
+        return self.generate(self.latents(n, seed), batch_size)
+
+    def save(self, samples: torch.Tensor, out: str | Path) -> list[Path]:
+        """Write samples as a grid (.png/.jpg), an array file (.npz: x in [-1, 1], and
+        uint8 images) or, for a path without a suffix, a folder of single PNGs."""
+        out = Path(out)
+        if out.suffix == ".npz":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            arrays = {"x": samples.numpy()}
+            if self.is_image:
+                arrays["images"] = to_uint8(samples).numpy()
+            np.savez(out, **arrays)
+            return [out]
+        if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+            if self.is_image:
+                save_grid(to_uint8(samples), out)
+            else:
+                scatter(samples, out)
+            return [out]
+        if out.suffix:
+            raise GankitError(f"--out {out}: use .png/.jpg for a grid, .npz for arrays, or a "
+                              "folder name for single PNGs")
+        if not self.is_image:
+            raise GankitError("single PNGs need image samples; use .npz or .png for 2-D points")
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i, img in enumerate(to_uint8(samples)):
+            path = out / f"{i:06d}.png"
+            save_grid(img[None], path, nrow=1)
+            paths.append(path)
+        return paths
+
+
+def load(path: str | Path, device: str = "cpu", ema: bool = True) -> GeneratorPipeline:
+    """A run folder or checkpoint file -> a ready-to-sample generator (EMA weights by default)."""
+    ckpt = checkpoint.load(path, device="cpu")
+    try:
+        cfg = from_dict(Config, ckpt["config"])
+        g = build_net(ckpt["specs"]["g"])
+        g.load_state_dict(ckpt["state"]["g_ema" if ema else "g"])
+    except (KeyError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise GankitError(f"checkpoint {path} does not match its recorded model: {first}") from None
+    dev = torch.device(device if device != "auto" else
+                       ("cuda" if torch.cuda.is_available() else "cpu"))
+    return GeneratorPipeline(g.to(dev).eval(), cfg, tuple(ckpt["data_shape"]), dev)

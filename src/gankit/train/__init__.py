@@ -1,0 +1,1 @@
+"""Training: state, step, EMA, hooks, checkpoints, distributed set-up and the loop."""

@@ -1,0 +1,94 @@
+"""The only module that knows about ranks: process-group set-up, device choice, DDP wrapping.
+
+Launched by `torchrun`, the environment carries RANK / WORLD_SIZE / LOCAL_RANK; we join a
+process group (gloo on CPU, NCCL on CUDA). Without them, world size is 1 and nothing is
+wrapped. Batch norm statistics stay per rank unless `train.sync_bn=true` (CUDA only), and
+DDP's buffer broadcast is off so D can be called on real and fake batches separately.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from gankit.errors import GankitError
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise GankitError(f"device={name}: no CUDA GPU is available here; use device=cpu")
+        if name == "cuda":
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+    return torch.device(name)
+
+
+def setup(device: str) -> DistInfo:
+    """Join the process group if launched by torchrun; pick this rank's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return DistInfo(rank, world, local_rank, dev)
+
+
+def teardown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def sync_batchnorm(module: nn.Module, info: DistInfo, sync_bn: bool) -> nn.Module:
+    """Swap BatchNorm for SyncBatchNorm when asked to and distributed."""
+    if not (sync_bn and info.enabled):
+        return module
+    if info.device.type != "cuda":
+        raise GankitError("train.sync_bn=true needs CUDA GPUs; on CPU batch norm is per rank")
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
+    """DDP-wrap `module` when distributed; otherwise return it unchanged."""
+    if not info.enabled:
+        return module
+    ids = [info.device.index] if info.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+
+
+def any_flag(flag: bool, info: DistInfo) -> bool:
+    """True on every rank if `flag` is true on any rank (e.g. a non-finite loss)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=info.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()

@@ -1,0 +1,132 @@
+"""What happens between steps: logging, sample grids, checkpoints, the finite-loss check.
+
+Loss terms are kept on the device per step and read once per log interval (no host sync
+in the step). Before any log line or checkpoint the buffered terms are checked: a NaN/Inf
+stops the run naming the step and the term, and the last checkpoint stays untouched.
+Only rank 0 writes; every rank takes part in the finite check so all stop together.
+
+Run folder: config.yaml, metrics.jsonl, checkpoints/last.pt, samples/step-NNNNNNN.png, tb/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from gankit.config import Config, to_dict
+from gankit.data.base import Dataset, MixtureData, to_uint8
+from gankit.errors import GankitError
+from gankit.images import save_grid, scatter
+from gankit.nets import PRIORS
+from gankit.train import checkpoint
+from gankit.train.distributed import DistInfo, any_flag, barrier
+from gankit.train.state import TrainState
+
+
+class TrainingDiverged(GankitError):
+    """A loss became NaN or infinite."""
+
+
+class Hooks:
+    def __init__(self, run_dir: Path, cfg: Config, info: DistInfo, data: Dataset,
+                 st: TrainState) -> None:
+        self.run_dir, self.cfg, self.info, self.data = run_dir, cfg, info, data
+        self.t = cfg.train
+        self.config_dict = to_dict(cfg)
+        self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
+        gen = torch.Generator().manual_seed(cfg.seed + 2**20)
+        self.fixed_z = PRIORS.get(cfg.model.prior)(self.t.n_samples, cfg.model.z_dim, gen)
+        self.writer = None
+        self.bar = None
+        if info.is_main:
+            if self.t.tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=st.step + 1)
+            self.bar = tqdm(total=self.t.steps, initial=st.step, unit="step", dynamic_ncols=True,
+                            disable=None if self.t.progress else True)
+        self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
+
+    def after_step(self, st: TrainState, terms: dict[str, torch.Tensor]) -> None:
+        self.pending.append((st.step, terms))
+        last = st.step >= self.t.steps
+        if st.step % self.t.log_every == 0 or last:
+            self.log(st)
+        if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
+            self.samples(st)
+        if st.step % self.t.ckpt_every == 0 or last:
+            self.checkpoint(st)
+
+    def _check_finite(self) -> dict[str, float]:
+        """Mean of each term over the buffered steps; stop on the first non-finite value."""
+        if not self.pending:
+            return {}
+        names = list(self.pending[0][1])
+        table = torch.stack([torch.stack([t[n].float() for n in names]) for _, t in self.pending])
+        table = table.cpu()
+        bad = ~torch.isfinite(table)
+        if any_flag(bool(bad.any()), self.info):
+            if bad.any():
+                row, col = (int(i) for i in bad.nonzero()[0])
+                step, value = self.pending[row][0], float(table[row, col])
+                where = f"loss {names[col]} became {value} at step {step}"
+            else:
+                where = "a loss became non-finite on another rank"
+            raise TrainingDiverged(f"{where}; training stopped. The last checkpoint in "
+                                   f"{self.run_dir / 'checkpoints'} is untouched: resume from it "
+                                   "with a lower learning rate, R1/GP or another loss")
+        means = dict(zip(names, table.mean(0).tolist()))
+        self.pending.clear()
+        return means
+
+    def log(self, st: TrainState) -> None:
+        means = self._check_finite()
+        now = time.perf_counter()
+        rate = (st.images_seen - self.images_at_clock) / max(now - self.clock, 1e-9)
+        self.clock, self.images_at_clock = now, st.images_seen
+        if not self.info.is_main:
+            return
+        record = {"step": st.step, "images_seen": st.images_seen, **means,
+                  "images_per_s": rate}
+        with open(self.run_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, val in record.items():
+                if key != "step" and isinstance(val, (int, float)):
+                    self.writer.add_scalar(key, val, st.step)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()} | {"img/s": f"{rate:.0f}"},
+                                 refresh=False)
+            self.bar.update(st.step - self.bar.n)
+
+    @torch.no_grad()
+    def samples(self, st: TrainState) -> None:
+        if not self.info.is_main:
+            return
+        fake = st.g_ema(self.fixed_z.to(self.info.device)).float().cpu()
+        path = self.run_dir / "samples" / f"step-{st.step:07d}.png"
+        if isinstance(self.data, MixtureData):
+            gen = torch.Generator().manual_seed(0)
+            scatter(fake, path, reference=self.data.sample(2000, gen)[0])
+        elif fake.dim() == 4:
+            save_grid(to_uint8(fake), path)
+        else:
+            scatter(fake, path, reference=self.data.x[:2000])
+
+    def checkpoint(self, st: TrainState) -> None:
+        self._check_finite()
+        if self.info.is_main:
+            payload = {"config": self.config_dict, "specs": st.specs,
+                       "data_shape": list(self.data.shape), "state": st.state_dict()}
+            checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
+        barrier(self.info)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.bar is not None:
+            self.bar.close()

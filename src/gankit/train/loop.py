@@ -1,0 +1,65 @@
+"""The training loop: set up, then step and fire hooks until `train.steps`; read top to bottom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gankit import data as data_mod
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.losses import Objective
+from gankit.train import distributed, runs
+from gankit.train.hooks import Hooks
+from gankit.train.state import make_state
+from gankit.train.step import StepContext, train_step
+
+
+def _check_precision(cfg: Config, device: torch.device) -> None:
+    if cfg.train.precision == "fp16" and device.type != "cuda":
+        raise GankitError("train.precision=fp16 needs a CUDA GPU; on CPU use bf16 or fp32")
+
+
+def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None,
+          overrides: list[str] | None = None) -> Path:
+    """Train a new run into `out`, or continue the run folder `resume`; returns the folder.
+
+    With `resume`, the config comes from the run's checkpoint (`cfg` is ignored) and only
+    `overrides` of length/logging keys are allowed.
+    """
+    ckpt = None
+    if resume is not None:
+        cfg, ckpt = runs.resume_config(resume, list(overrides or []))
+        run = Path(resume)
+    else:
+        if out is None:
+            raise GankitError("give --out RUN_DIR for a new run")
+        run = runs.new_run(out)
+    info = distributed.setup(cfg.device)
+    try:
+        _check_precision(cfg, info.device)
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        data = data_mod.load(cfg.data)
+        sampler = data_mod.make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
+        st = make_state(cfg, data.shape, sampler, info)
+        if ckpt is not None:
+            st.load_state_dict(ckpt["state"])
+        if info.is_main:
+            runs.write_config(run, cfg)
+        ctx = StepContext(
+            objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
+            prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
+            n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
+            precision=cfg.train.precision, channels_last=cfg.train.channels_last,
+            world=info.world)
+        hooks = Hooks(run, cfg, info, data, st)
+        try:
+            while st.step < cfg.train.steps:
+                hooks.after_step(st, train_step(st, ctx))
+        finally:
+            hooks.close()
+    finally:
+        distributed.teardown(info)
+    return run
