@@ -54,9 +54,10 @@ def _decode(path: Path, mode: str, size: int) -> np.ndarray:
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 
-def _probe(files: list[Path], skip_bad: bool) -> tuple[int, int, list[Path]]:
-    """Default resolution (smallest short side: never upscale) and channels (3 if any colour)."""
-    sizes, colour, good = [], False, []
+def _probe(files: list[Path], skip_bad: bool) -> tuple[int, int, list[Path], list[Path]]:
+    """Default resolution (smallest short side: never upscale), channels (3 if any colour),
+    and the readable and unreadable files."""
+    sizes, colour, good, bad = [], False, [], []
     for path in files:
         try:
             with Image.open(path) as img:
@@ -67,9 +68,10 @@ def _probe(files: list[Path], skip_bad: bool) -> tuple[int, int, list[Path]]:
             if not skip_bad:
                 raise GankitError(f"cannot read image {path}: {exc} "
                                   "(set data.skip_bad=true to skip unreadable images)") from None
+            bad.append(path)
     if not good:
         raise GankitError("no readable images in the data folder")
-    return min(sizes), 3 if colour else 1, good
+    return min(sizes), 3 if colour else 1, good, bad
 
 
 def _cache_key(files: list[Path], root: Path, size: int, channels: int) -> str:
@@ -90,15 +92,15 @@ def load_folder(root: str, resolution: int | None, channels: int | None, skip_ba
     """Decode (or load from cache) every image below `root`."""
     rootp = Path(root).expanduser()
     files, classes = list_images(rootp)
-    probe_size, probe_ch, files = _probe(files, skip_bad)
+    probe_size, probe_ch, files, bad = _probe(files, skip_bad)
     size, ch = resolution or probe_size, channels or probe_ch
     key = _cache_key(files, rootp, size, ch)
     cache_file = cache_root(cache_dir) / "folders" / f"{key}.npz"
-    if cache_file.is_file():
+    if cache_file.is_file() and not bad:
         with np.load(cache_file) as z:
             x, y = torch.from_numpy(z["x"]), torch.from_numpy(z["y"])
         return TensorData(f"folder:{root}", x, y if classes else None, len(classes))
-    images, labels, bad = [], [], []
+    images, labels = [], []
     for path in files:
         try:
             images.append(_decode(path, "RGB" if ch == 3 else "L", size))

@@ -92,3 +92,12 @@ def any_flag(flag: bool, info: DistInfo) -> bool:
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
+
+
+def gather(obj: object, info: DistInfo) -> list:
+    """Every rank's `obj`, in rank order, on every rank (in memory only, never to a file)."""
+    if not info.enabled:
+        return [obj]
+    out: list = [None] * info.world
+    dist.all_gather_object(out, obj)
+    return out

@@ -23,7 +23,7 @@ from gankit.errors import GankitError
 from gankit.images import save_grid, scatter
 from gankit.nets import PRIORS
 from gankit.train import checkpoint
-from gankit.train.distributed import DistInfo, any_flag, barrier
+from gankit.train.distributed import DistInfo, any_flag, barrier, gather
 from gankit.train.state import TrainState
 
 
@@ -119,9 +119,10 @@ class Hooks:
 
     def checkpoint(self, st: TrainState) -> None:
         self._check_finite()
+        rng_ranks = gather(st.rng_state(), self.info)
         if self.info.is_main:
             payload = {"config": self.config_dict, "specs": st.specs,
-                       "data_shape": list(self.data.shape), "state": st.state_dict()}
+                       "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
             checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
         barrier(self.info)
 

@@ -12,7 +12,8 @@ from gankit.errors import GankitError
 from gankit.losses import Objective
 from gankit.train import distributed, runs
 from gankit.train.hooks import Hooks
-from gankit.train.state import make_state
+from gankit.train.distributed import DistInfo
+from gankit.train.state import TrainState, make_state
 from gankit.train.step import StepContext, train_step
 
 
@@ -38,28 +39,33 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
         run = runs.new_run(out)
     info = distributed.setup(cfg.device)
     try:
-        _check_precision(cfg, info.device)
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
-        data = data_mod.load(cfg.data)
-        sampler = data_mod.make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
-        st = make_state(cfg, data.shape, sampler, info)
-        if ckpt is not None:
-            st.load_state_dict(ckpt["state"])
-        if info.is_main:
-            runs.write_config(run, cfg)
-        ctx = StepContext(
-            objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
-            prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
-            n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
-            precision=cfg.train.precision, channels_last=cfg.train.channels_last,
-            world=info.world)
-        hooks = Hooks(run, cfg, info, data, st)
-        try:
-            while st.step < cfg.train.steps:
-                hooks.after_step(st, train_step(st, ctx))
-        finally:
-            hooks.close()
+        run_steps(cfg, run, ckpt, info)
     finally:
         distributed.teardown(info)
     return run
+
+
+def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> TrainState:
+    """Build the state (restored from `ckpt` if given) and train it to `cfg.train.steps`."""
+    _check_precision(cfg, info.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    data = data_mod.load(cfg.data)
+    sampler = data_mod.make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
+    st = make_state(cfg, data.shape, sampler, info)
+    if ckpt is not None:
+        st.load_state_dict(ckpt["state"], info.rank, info.world)
+    if info.is_main:
+        runs.write_config(run, cfg)
+    ctx = StepContext(
+        objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
+        prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
+        n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
+        precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world)
+    hooks = Hooks(run, cfg, info, data, st)
+    try:
+        while st.step < cfg.train.steps:
+            hooks.after_step(st, train_step(st, ctx))
+    finally:
+        hooks.close()
+    return st

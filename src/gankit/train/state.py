@@ -8,6 +8,7 @@ containers, so checkpoints load with torch.load(weights_only=True).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -37,17 +38,27 @@ class TrainState:
     step: int = 0  # G steps done
     images_seen: int = 0  # real images shown to D, all ranks together
 
-    def state_dict(self) -> dict:
+    def rng_state(self) -> dict:
+        """This rank's random streams: latents, torch's global RNG, data order."""
+        return {"z": self.z_gen.get_state(), "torch": torch.get_rng_state(),
+                "sampler": self.sampler.state_dict()}
+
+    def load_rng_state(self, rng: dict) -> None:
+        self.z_gen.set_state(rng["z"])
+        torch.set_rng_state(rng["torch"])
+        self.sampler.load_state_dict(rng["sampler"])
+
+    def state_dict(self, rng_ranks: list[dict] | None = None) -> dict:
+        """Everything to continue exactly; `rng_ranks` holds every rank's streams under DDP."""
         return {
             "g": self.g.state_dict(), "d": self.d.state_dict(), "g_ema": self.g_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
             "step": self.step, "images_seen": self.images_seen,
-            "rng": {"z": self.z_gen.get_state(), "torch": torch.get_rng_state(),
-                    "sampler": self.sampler.state_dict()},
+            "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
-    def load_state_dict(self, sd: dict) -> None:
+    def load_state_dict(self, sd: dict, rank: int = 0, world: int = 1) -> None:
         self.g.load_state_dict(sd["g"])
         self.d.load_state_dict(sd["d"])
         self.g_ema.load_state_dict(sd["g_ema"])
@@ -56,9 +67,13 @@ class TrainState:
         self.scaler_g.load_state_dict(sd["scaler_g"])
         self.scaler_d.load_state_dict(sd["scaler_d"])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
-        self.z_gen.set_state(sd["rng"]["z"])
-        torch.set_rng_state(sd["rng"]["torch"])
-        self.sampler.load_state_dict(sd["rng"]["sampler"])
+        ranks = sd["rng_ranks"]
+        if len(ranks) != world:
+            warnings.warn(f"checkpoint was written by {len(ranks)} process(es), resuming with "
+                          f"{world}: data order and latents will differ from an uninterrupted "
+                          "run", stacklevel=2)
+        if rank < len(ranks):
+            self.load_rng_state(ranks[rank])
 
 
 def make_optimizer(params, lr: float, betas: tuple[float, float],

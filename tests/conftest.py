@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny seeded configs that train in about a second on one CPU core."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gankit import config
+
+torch.set_num_threads(1)
+
+TINY_DCGAN = ["data.name=digits", "model.arch=dcgan", "model.z_dim=8", "model.g_width=8",
+              "model.d_width=8", "train.batch_size=16", "train.steps=6", "train.log_every=2",
+              "train.sample_every=3", "train.ckpt_every=3", "train.n_samples=4",
+              "train.tensorboard=false", "train.progress=false", "device=cpu"]
+TINY_MLP = ["data.name=ring8", "model.arch=mlp", "model.z_dim=2", "model.g_width=16",
+            "model.d_width=16", "model.depth=2", "model.d_norm=none", "train.batch_size=32",
+            "train.steps=6", "train.log_every=2", "train.sample_every=3", "train.ckpt_every=3",
+            "train.n_samples=16", "train.tensorboard=false", "train.progress=false", "device=cpu"]
+
+
+@pytest.fixture
+def tiny_dcgan() -> list[str]:
+    return list(TINY_DCGAN)
+
+
+@pytest.fixture
+def tiny_mlp() -> list[str]:
+    return list(TINY_MLP)
+
+
+def build(overrides: list[str]) -> config.Config:
+    return config.build(None, overrides)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))

@@ -1,0 +1,159 @@
+"""End-to-end training: a short run, exact resume, NaN stop, run-folder safety, sampling."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gankit
+from gankit import config
+from gankit.errors import GankitError
+from gankit.train import checkpoint
+from gankit.train.hooks import TrainingDiverged
+from gankit.train.loop import train
+
+
+def _state(run):
+    return checkpoint.load(run)["state"]
+
+
+def _assert_same(a, b, path=""):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"tensor differs at {path}"
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a} != {b}"
+
+
+def test_short_run_writes_the_documented_layout(tmp_path, tiny_dcgan):
+    run = train(config.build(None, tiny_dcgan), out=tmp_path / "run")
+    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.pt").is_file()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000003.png",
+                                                                   "step-0000006.png"]
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [2, 4, 6]
+    assert {"d_real", "d_fake", "g_adv", "images_per_s", "images_seen"} <= set(lines[0])
+    assert lines[-1]["images_seen"] == 6 * 16
+    st = _state(run)
+    assert st["step"] == 6
+    assert config.build(str(run / "config.yaml")) == config.build(None, tiny_dcgan)
+
+
+def test_training_changes_weights_and_ema_lags(tmp_path, tiny_mlp):
+    cfg = config.build(None, tiny_mlp + ["train.ema_beta=0.5"])
+    run = train(cfg, out=tmp_path / "run")
+    st = _state(run)
+    g, ema = st["g"], st["g_ema"]
+    k = next(iter(g))
+    assert not torch.equal(g[k], ema[k])  # EMA is a different, smoothed copy
+    cfg0 = config.build(None, tiny_mlp + ["train.ema_beta=0.0"])
+    st0 = _state(train(cfg0, out=tmp_path / "run0"))
+    assert all(torch.equal(st0["g"][k], st0["g_ema"][k]) for k in st0["g"])
+
+
+def test_same_seed_same_weights(tmp_path, tiny_dcgan):
+    a = _state(train(config.build(None, tiny_dcgan), out=tmp_path / "a"))
+    b = _state(train(config.build(None, tiny_dcgan), out=tmp_path / "b"))
+    _assert_same(a["g"], b["g"])
+    c = _state(train(config.build(None, tiny_dcgan + ["seed=1"]), out=tmp_path / "c"))
+    assert not torch.equal(a["g"]["net.0.weight"], c["g"]["net.0.weight"])
+
+
+@pytest.mark.parametrize("extra", [
+    [],
+    ["loss=wgan", "reg.gp_lambda=1.0", "optim.n_critic=2", "model.d_norm=none"],
+    ["loss=hinge", "reg.r1_gamma=1.0", "train.precision=bf16", "train.channels_last=true"],
+])
+def test_resume_is_exact(tmp_path, tiny_dcgan, extra):
+    full = train(config.build(None, tiny_dcgan + extra), out=tmp_path / "full")
+    half = train(config.build(None, tiny_dcgan + extra + ["train.steps=3"]), out=tmp_path / "half")
+    assert _state(half)["step"] == 3
+    train(None, resume=half, overrides=["train.steps=6"])
+    _assert_same(_state(full), _state(half))
+    # the log continues where it stopped, with no duplicated steps
+    steps = [json.loads(x)["step"] for x in (half / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4, 6]
+
+
+def test_resume_on_mixture_data_is_exact(tmp_path, tiny_mlp):
+    full = train(config.build(None, tiny_mlp), out=tmp_path / "full")
+    half = train(config.build(None, tiny_mlp + ["train.steps=3"]), out=tmp_path / "half")
+    train(None, resume=half, overrides=["train.steps=6"])
+    _assert_same(_state(full), _state(half))
+
+
+def test_resume_rejects_a_changed_config(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp), out=tmp_path / "run")
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(GankitError, match="cannot resume .*optim.g_lr was 0.0002"):
+        train(None, resume=run, overrides=["optim.g_lr=0.1", "train.steps=9"])
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_new_run_never_overwrites(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp), out=tmp_path / "run")
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(GankitError, match="already holds a run"):
+        train(config.build(None, tiny_mlp), out=run)
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp), out=tmp_path / "run")
+    good = (run / "checkpoints" / "last.pt").read_bytes()
+    ckpt = checkpoint.load(run)
+    # poison G so its output (and so every loss) is NaN, then resume
+    for k, v in ckpt["state"]["g"].items():
+        if k.endswith("weight"):
+            v.fill_(float("nan"))
+    checkpoint.save({k: v for k, v in ckpt.items() if k not in ("format", "version")},
+                    tmp_path / "poisoned" / "checkpoints" / "last.pt")
+    with pytest.raises(TrainingDiverged, match=r"loss d_fake became nan at step 7"):
+        train(None, resume=tmp_path / "poisoned", overrides=["train.steps=12"])
+    assert (run / "checkpoints" / "last.pt").read_bytes() == good
+    st = checkpoint.load(tmp_path / "poisoned")["state"]
+    assert st["step"] == 6  # the poisoned-but-finite checkpoint was not replaced
+
+
+def test_truncated_and_foreign_checkpoints(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp), out=tmp_path / "run")
+    blob = (run / "checkpoints" / "last.pt").read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(GankitError, match="truncated, corrupt"):
+        gankit.load(str(cut))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(GankitError, match="not a gankit checkpoint"):
+        gankit.load(str(other))
+    ckpt = checkpoint.load(run)
+    ckpt["specs"]["g"]["kwargs"]["width"] = 32  # weights of another model
+    payload = {k: v for k, v in ckpt.items() if k not in ("format", "version")}
+    checkpoint.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(GankitError, match="does not match its recorded model"):
+        gankit.load(str(tmp_path / "mismatch.pt"))
+
+
+def test_pipeline_sampling(tmp_path, tiny_dcgan):
+    run = train(config.build(None, tiny_dcgan), out=tmp_path / "run")
+    pipe = gankit.load(str(run))
+    x = pipe.sample(5, seed=3)
+    assert x.shape == (5, 1, 8, 8) and x.dtype == torch.float32 and x.abs().max() <= 1
+    assert torch.equal(x, pipe.sample(5, seed=3))
+    assert not torch.equal(x, pipe.sample(5, seed=4))
+    pipe.save(x, tmp_path / "grid.png")
+    assert Image.open(tmp_path / "grid.png").size == (2 + 3 * 10, 2 + 2 * 10)  # 3 per row, 2 px padding
+    pipe.save(x, tmp_path / "arr.npz")
+    with np.load(tmp_path / "arr.npz") as z:
+        assert z["images"].shape == (5, 1, 8, 8) and z["images"].dtype == np.uint8
+    paths = pipe.save(x, tmp_path / "single")
+    assert len(paths) == 5 and Image.open(paths[0]).size == (8 + 4, 8 + 4)
