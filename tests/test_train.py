@@ -157,3 +157,22 @@ def test_pipeline_sampling(tmp_path, tiny_dcgan):
         assert z["images"].shape == (5, 1, 8, 8) and z["images"].dtype == np.uint8
     paths = pipe.save(x, tmp_path / "single")
     assert len(paths) == 5 and Image.open(paths[0]).size == (8 + 4, 8 + 4)
+
+
+def test_resume_trims_log_lines_written_after_the_checkpoint(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["train.steps=3"]), out=tmp_path / "run")
+    with open(run / "metrics.jsonl", "a") as fh:  # as if the run had crashed after step 3
+        fh.write(json.dumps({"step": 4, "d_real": 0.0}) + "\n")
+    train(None, resume=run, overrides=["train.steps=6"])
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 3, 4, 6]
+
+
+def test_tensorboard_scalars_are_written(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["train.tensorboard=true"]), out=tmp_path / "run")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tb"))
+    acc.Reload()
+    assert {"d_real", "g_adv", "images_per_s"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("g_adv")] == [2, 4, 6]

@@ -57,6 +57,11 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
         st.load_state_dict(ckpt["state"], info.rank, info.world)
     if info.is_main:
         runs.write_config(run, cfg)
+        if ckpt is not None:
+            runs.trim_log(run, st.step)
+        print(f"gankit: {cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
+              f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
+              f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)
     ctx = StepContext(
         objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
         prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,

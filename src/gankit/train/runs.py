@@ -6,6 +6,7 @@ training trajectory may be overridden (length, intervals, logging, threads, devi
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -61,3 +62,15 @@ def write_config(run: Path, cfg: C.Config) -> None:
     tmp = run / f".config.yaml.tmp{os.getpid()}"
     tmp.write_text(C.dump(cfg))
     os.replace(tmp, run / "config.yaml")
+
+
+def trim_log(run: Path, step: int) -> None:
+    """Drop metrics.jsonl records past `step` (written after the checkpoint we resume from)."""
+    log = run / "metrics.jsonl"
+    if not log.is_file():
+        return
+    keep = [line for line in log.read_text().splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    tmp = run / f".metrics.jsonl.tmp{os.getpid()}"
+    tmp.write_text("".join(f"{line}\n" for line in keep))
+    os.replace(tmp, log)

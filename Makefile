@@ -1,0 +1,32 @@
+# Two entry points, each doing its own set-up on a fresh machine:
+#   make demo   installs into .venv, trains DCGAN on the built-in MNIST digits, writes grids
+#   make test   installs into .venv (with pytest) and runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.gankit-installed
+DEMO   := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gankit train dcgan-mnist --out $(DEMO)
+	$(BIN)/gankit sample $(DEMO) --n 64 --seed 0 --out $(DEMO)/final-grid.png
+	@echo "sample grids: $(DEMO)/samples/ and $(DEMO)/final-grid.png"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_train.py
+
+clean:
+	rm -rf $(VENV) runs
