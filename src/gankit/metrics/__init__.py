@@ -1,0 +1,1 @@
+"""Evaluation: feature extractors -> streamed statistics -> metric values (issue 3)."""
