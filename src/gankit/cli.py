@@ -32,11 +32,143 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
+    from gankit import tools
+    from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
 
     pipe = load(args.run, device=args.device, ema=not args.no_ema)
-    paths = pipe.save(pipe.sample(args.n, seed=args.seed), args.out)
+    if args.reject:
+        sample, drs = tools.drs_source(pipe, load_critic(args.run, args.device),
+                                       tools.run_data(pipe), args.n, args.seed,
+                                       args.gamma_percentile)
+        samples = sample(args.n, args.seed)
+        print(f"rejection sampling: acceptance rate {drs.acceptance_rate:.3f} "
+              f"over {drs.proposed} proposals")
+    else:
+        samples = pipe.sample(args.n, seed=args.seed)
+    paths = pipe.save(samples, args.out)
     print(f"wrote {len(paths)} file(s): {paths[0]}" + (" ..." if len(paths) > 1 else ""))
+
+
+def _eval(args: argparse.Namespace) -> None:
+    import dataclasses
+    import json
+
+    from gankit import tools
+    from gankit.config import validate
+    from gankit.metrics.evaluate import evaluate
+    from gankit.pipelines.critic import load_critic
+    from gankit.pipelines.generate import load
+
+    pipe = load(args.run, device=args.device)
+    changes = {k: v for k, v in [("metrics", args.metrics), ("n", args.n),
+                                 ("extractor", args.extractor), ("seed", args.seed),
+                                 ("inception_weights", args.inception_weights)] if v is not None}
+    ecfg = dataclasses.replace(pipe.config.eval, **changes)
+    validate(dataclasses.replace(pipe.config, eval=ecfg))
+    data = tools.run_data(pipe)
+    res = evaluate(pipe.sample, data, ecfg, device=args.device)
+    out = {"run": str(args.run), **res.to_dict()}
+    cols = {"generated": res.scores}
+    if args.reject:
+        sample, drs = tools.drs_source(pipe, load_critic(args.run, args.device), data, ecfg.n,
+                                       ecfg.seed, args.gamma_percentile)
+        rej = evaluate(sample, data, ecfg, device=args.device, floor=False)
+        cols["rejection"] = rej.scores
+        out["rejection_sampling"] = {"scores": rej.scores, "acceptance_rate": drs.acceptance_rate,
+                                     "gamma_percentile": args.gamma_percentile}
+    cols["real-vs-real"] = res.floor
+    print(f"{'score':<16}" + "".join(f"{c:>14}" for c in cols))
+    for key in res.scores:
+        print(f"{key:<16}" + "".join(f"{col.get(key, float('nan')):14.4f}" for col in cols.values()))
+    p = res.protocol
+    print(f"protocol: extractor {p['extractor']}, {p['n_fake']} generated vs {p['n_real']} real "
+          f"({p['data']}), floor {p['floor']}, seed {p['seed']}")
+    if args.reject:
+        print(f"rejection sampling acceptance rate: {drs.acceptance_rate:.3f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"wrote {args.json}")
+
+
+def _score(args: argparse.Namespace) -> None:
+    import json
+
+    from gankit import tools
+    from gankit.pipelines import score
+    from gankit.pipelines.critic import load_critic
+    from gankit.pipelines.generate import load
+
+    critic = load_critic(args.run, args.device)
+    names, images = score.load_images(args.images, critic.data_shape)
+    ranking = score.rank(critic, names, images)
+    shown = ranking if len(ranking) <= 2 * args.top else ranking[:args.top] + [("...", float("nan"))] + ranking[-args.top:]
+    print(f"{'D logit':>9}  image (most real-looking first)")
+    for name, val in shown:
+        print(f"{val:9.3f}  {name}")
+    pipe = load(args.run, device=args.device)
+    real = tools.real_samples(tools.run_data(pipe), args.n)
+    hist = score.histogram(critic.logits(real), critic.logits(pipe.sample(len(real), seed=1)))
+    print(f"D's logits on {len(real)} real vs {len(real)} generated samples:")
+    print(hist.table())
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"ranking": ranking, "histogram": vars(hist)}, fh, indent=2)
+        print(f"wrote {args.json}")
+
+
+def _interpolate(args: argparse.Namespace) -> None:
+    from gankit.data.base import to_uint8
+    from gankit.images import save_grid, scatter
+    from gankit.pipelines.generate import load
+    from gankit.pipelines.interpolate import interpolate
+
+    pipe = load(args.run, device=args.device)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    path = interpolate(pipe, seeds, args.steps, args.mode)
+    if pipe.is_image:
+        save_grid(to_uint8(path.flatten(0, 1)), args.out, nrow=args.steps)
+    else:
+        scatter(path.flatten(0, 1), args.out)
+    print(f"wrote {args.out}: {len(seeds) - 1} path(s) x {args.steps} steps ({args.mode})")
+
+
+def _nearest(args: argparse.Namespace) -> None:
+    import torch
+
+    from gankit import tools
+    from gankit.data.base import to_uint8
+    from gankit.images import save_grid
+    from gankit.metrics.features import default_extractor, get_extractor
+    from gankit.pipelines.generate import load
+    from gankit.pipelines.nearest import nearest
+
+    pipe = load(args.run, device=args.device)
+    data = tools.run_data(pipe)
+    name = args.extractor or default_extractor(data.name)
+    ex = None if name == "pixels" else get_extractor(name, device=args.device)
+    nb = nearest(pipe.sample(args.n, seed=args.seed), data, ex, k=args.k)
+    from gankit.data.base import to_unit_range
+
+    rows = [torch.cat([nb.samples[i:i + 1], to_unit_range(data.x[nb.index[i]])]) for i in range(args.n)]
+    save_grid(to_uint8(torch.cat(rows)), args.out, nrow=args.k + 1)
+    print(f"wrote {args.out}: each row = a generated sample, then its {args.k} nearest training "
+          f"images by {name} distance")
+    for i in range(args.n):
+        print(f"sample {i}: nearest {nb.index[i].tolist()}  distance "
+              + " ".join(f"{d:.3f}" for d in nb.distance[i].tolist()))
+
+
+def _extractor_train(args: argparse.Namespace) -> None:
+    from gankit.metrics import lenet
+
+    if args.name not in lenet.RECIPES:
+        raise GankitError(f"unknown classifier {args.name!r}; choose: {', '.join(lenet.RECIPES)}")
+    model, acc = lenet.train_classifier(args.name)
+    sha = lenet.save_weights(model, args.out)
+    same = "matches" if sha == lenet.SHIPPED_SHA256[args.name] else "DIFFERS FROM"
+    print(f"held-out accuracy {acc:.4f}; tensor sha256 {sha} ({same} the shipped weights)")
 
 
 def _list(_: argparse.Namespace) -> None:
@@ -72,7 +204,54 @@ def parser() -> argparse.ArgumentParser:
                    help="grid image (.png), arrays (.npz) or a folder for single PNGs")
     s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
+    s.add_argument("--reject", action="store_true",
+                   help="discriminator rejection sampling (Azadi et al. 2019)")
+    s.add_argument("--gamma-percentile", type=float, default=80.0,
+                   help="DRS shift: percentile of F per proposal batch (higher = stricter)")
     s.set_defaults(func=_sample)
+    e = sub.add_parser("eval", help="measure a run: FID, KID, IS, PR, DC, mode coverage")
+    e.add_argument("run", help="run folder or checkpoint file")
+    e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes (default: the "
+                   "run's eval.metrics)")
+    e.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
+    e.add_argument("--extractor", help="lenet-mnist, lenet-digits, inception or raw")
+    e.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
+    e.add_argument("--seed", type=int, help="latent seed")
+    e.add_argument("--json", help="write the scores and the protocol here")
+    e.add_argument("--reject", action="store_true", help="also score rejection sampling")
+    e.add_argument("--gamma-percentile", type=float, default=80.0, help="DRS shift percentile")
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=_eval)
+    sc = sub.add_parser("score", help="rank images by D's output; D's real vs generated histogram")
+    sc.add_argument("run")
+    sc.add_argument("images", help="image folder, image file or .npz")
+    sc.add_argument("--top", type=int, default=5, help="show this many best and worst")
+    sc.add_argument("--n", type=int, default=1000, help="samples per side of the histogram")
+    sc.add_argument("--json", help="write the full ranking and histogram here")
+    sc.add_argument("--device", default="cpu")
+    sc.set_defaults(func=_score)
+    it = sub.add_parser("interpolate", help="latent interpolation between seeds")
+    it.add_argument("run")
+    it.add_argument("--seeds", default="0,1,2,3", help="comma-separated seeds (one path per pair)")
+    it.add_argument("--steps", type=int, default=8)
+    it.add_argument("--mode", default="slerp", help="lerp or slerp")
+    it.add_argument("--out", default="interpolation.png")
+    it.add_argument("--device", default="cpu")
+    it.set_defaults(func=_interpolate)
+    nn_ = sub.add_parser("nearest", help="generated samples beside their nearest training images")
+    nn_.add_argument("run")
+    nn_.add_argument("--n", type=int, default=8)
+    nn_.add_argument("--k", type=int, default=5)
+    nn_.add_argument("--seed", type=int, default=0)
+    nn_.add_argument("--extractor", help="feature space: an extractor name or pixels "
+                     "(default: the data set's extractor)")
+    nn_.add_argument("--out", default="nearest.png")
+    nn_.add_argument("--device", default="cpu")
+    nn_.set_defaults(func=_nearest)
+    et = sub.add_parser("extractor-train", help="re-train a shipped digit classifier from its seed")
+    et.add_argument("name", help="lenet-mnist or lenet-digits")
+    et.add_argument("--out", required=True)
+    et.set_defaults(func=_extractor_train)
     ls = sub.add_parser("list", help="list data sets, models, losses and presets")
     ls.set_defaults(func=_list)
     return p

@@ -73,6 +73,20 @@ class TrainConfig:
     progress: bool = True  # show a progress bar (only on a terminal)
     threads: int | None = None  # torch CPU threads; None = torch's default
     sync_bn: bool = False  # synchronise batch norm across ranks (CUDA DDP only)
+    eval_every: int = 0  # steps between evaluations of the EMA generator (see eval.*); 0 disables
+
+
+@dataclass
+class EvalConfig:
+    metrics: str = "fid,kid,pr,dc,modes"  # comma-separated: fid, kid, is, pr, dc, modes
+    n: int = 5000  # generated samples per evaluation; real: at most the data set's size
+    extractor: str | None = None  # lenet-mnist | lenet-digits | inception | raw; None = data's default
+    inception_weights: str | None = None  # pt_inception-2015-12-05-6726825d.pth; None = $GANKIT_INCEPTION_WEIGHTS
+    batch_size: int = 500  # images per generator/extractor batch
+    kid_subsets: int = 100  # KID subsets (torch-fidelity's default)
+    kid_subset_size: int = 1000  # samples per KID subset (capped by the sample counts)
+    best: str | None = None  # score that picks checkpoints/best.pt (fid, kid, hq, ...); None = the first
+    seed: int = 0  # seeds the latents and the real subset of every evaluation
 
 
 @dataclass
@@ -85,6 +99,7 @@ class Config:
     reg: RegConfig = field(default_factory=RegConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------- building and checking
@@ -208,8 +223,21 @@ def validate(cfg: Config) -> Config:
                      ("train.ckpt_every", cfg.train.ckpt_every),
                      ("train.n_samples", cfg.train.n_samples), ("train.threads", cfg.train.threads)]:
         _positive(key, val)
+    for key, val in [("eval.n", cfg.eval.n), ("eval.batch_size", cfg.eval.batch_size),
+                     ("eval.kid_subsets", cfg.eval.kid_subsets),
+                     ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:
+        _positive(key, val)
+    from gankit.metrics import evaluate as ev
+
+    ev.parse_metrics(cfg.eval.metrics)
+    if cfg.eval.extractor is not None:
+        ev.EXTRACTORS.validate(cfg.eval.extractor, "eval.extractor")
+    if cfg.eval.best is not None and cfg.eval.best not in ev.SCORE_DIRECTION:
+        raise GankitError(f"eval.best: unknown score {cfg.eval.best!r}; allowed: "
+                          + ", ".join(ev.SCORE_DIRECTION))
     for key, val in [("reg.r1_gamma", cfg.reg.r1_gamma), ("reg.gp_lambda", cfg.reg.gp_lambda),
-                     ("train.sample_every", cfg.train.sample_every)]:
+                     ("train.sample_every", cfg.train.sample_every),
+                     ("train.eval_every", cfg.train.eval_every)]:
         _positive(key, val, allow_zero=True)
     if not 0.0 <= cfg.train.ema_beta < 1.0:
         raise GankitError(f"train.ema_beta: must be in [0, 1), got {cfg.train.ema_beta}")

@@ -27,6 +27,9 @@ from gankit.train.distributed import DistInfo, any_flag, barrier, gather
 from gankit.train.state import TrainState
 
 
+_BEST_DEFAULTS = ("fid", "kid", "hq", "is", "precision", "coverage", "class_kl")
+
+
 class TrainingDiverged(GankitError):
     """A loss became NaN or infinite."""
 
@@ -58,6 +61,8 @@ class Hooks:
             self.log(st)
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
+        if self.t.eval_every and (st.step % self.t.eval_every == 0 or last):
+            self.evaluate(st)
         if st.step % self.t.ckpt_every == 0 or last:
             self.checkpoint(st)
 
@@ -117,13 +122,41 @@ class Hooks:
         else:
             scatter(fake, path, reference=self.data.x[:2000])
 
+    def _payload(self, st: TrainState) -> dict:
+        """The checkpoint content; a collective call (every rank's RNG state is gathered)."""
+        rng_ranks = gather(st.rng_state(), self.info)
+        return {"config": self.config_dict, "specs": st.specs,
+                "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
+
     def checkpoint(self, st: TrainState) -> None:
         self._check_finite()
-        rng_ranks = gather(st.rng_state(), self.info)
+        payload = self._payload(st)
         if self.info.is_main:
-            payload = {"config": self.config_dict, "specs": st.specs,
-                       "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
             checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
+        barrier(self.info)
+
+    def evaluate(self, st: TrainState) -> None:
+        """Score the EMA generator (rank 0), log it, keep checkpoints/best.pt."""
+        from gankit.metrics.evaluate import better, evaluate
+        from gankit.pipelines.generate import GeneratorPipeline
+
+        self._check_finite()
+        payload = self._payload(st)
+        if self.info.is_main:
+            pipe = GeneratorPipeline(st.g_ema, self.cfg, tuple(self.data.shape), self.info.device)
+            res = evaluate(pipe.sample, self.data, self.cfg.eval, device=str(self.info.device),
+                           floor=False)
+            name = self.cfg.eval.best or next(k for k in res.scores if k in _BEST_DEFAULTS)
+            record = {"step": st.step, **{f"eval/{k}": v for k, v in res.scores.items()}}
+            with open(self.run_dir / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            if self.writer is not None:
+                for key, val in res.scores.items():
+                    self.writer.add_scalar(f"eval/{key}", val, st.step)
+            if name in res.scores and better(name, res.scores[name], st.best.get("value")):
+                st.best = {"score": name, "value": res.scores[name], "step": st.step}
+                payload["state"]["best"] = dict(st.best)
+                checkpoint.save(payload, self.run_dir / "checkpoints" / "best.pt")
         barrier(self.info)
 
     def close(self) -> None:

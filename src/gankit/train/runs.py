@@ -18,7 +18,7 @@ from gankit.train import checkpoint
 
 RESUMABLE_KEYS = {"train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                   "train.n_samples", "train.progress", "train.tensorboard", "train.threads",
-                  "device"}
+                  "device", "train.eval_every"}  # and every eval.* key
 
 
 def new_run(out: str | Path) -> Path:
@@ -48,7 +48,8 @@ def resume_config(run: str | Path, overrides: list[str]) -> tuple[C.Config, dict
     cfg = C.validate(C.from_dict(C.Config, C.apply_overrides(yaml.safe_load(yaml.safe_dump(saved)),
                                                              overrides)))
     old, new = _flatten(saved), _flatten(C.to_dict(cfg))
-    changed = [k for k in new if new[k] != old.get(k) and k not in RESUMABLE_KEYS]
+    changed = [k for k in new if new[k] != old.get(k) and k not in RESUMABLE_KEYS
+               and not k.startswith("eval.")]
     if changed:
         k = changed[0]
         raise GankitError(f"cannot resume {run}: {k} was {old.get(k)!r} in the run and is "

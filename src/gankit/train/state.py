@@ -9,7 +9,7 @@ containers, so checkpoints load with torch.load(weights_only=True).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -37,6 +37,7 @@ class TrainState:
     z_gen: torch.Generator  # latents and per-step randomness (GP alpha), CPU, per rank
     step: int = 0  # G steps done
     images_seen: int = 0  # real images shown to D, all ranks together
+    best: dict = field(default_factory=dict)  # {"score", "value", "step"} of checkpoints/best.pt
 
     def rng_state(self) -> dict:
         """This rank's random streams: latents, torch's global RNG, data order."""
@@ -54,7 +55,7 @@ class TrainState:
             "g": self.g.state_dict(), "d": self.d.state_dict(), "g_ema": self.g_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
-            "step": self.step, "images_seen": self.images_seen,
+            "step": self.step, "images_seen": self.images_seen, "best": dict(self.best),
             "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
@@ -67,6 +68,7 @@ class TrainState:
         self.scaler_g.load_state_dict(sd["scaler_g"])
         self.scaler_d.load_state_dict(sd["scaler_d"])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
+        self.best = dict(sd.get("best", {}))
         ranks = sd["rng_ranks"]
         if len(ranks) != world:
             warnings.warn(f"checkpoint was written by {len(ranks)} process(es), resuming with "

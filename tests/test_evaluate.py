@@ -1,0 +1,100 @@
+"""The evaluation protocol end to end: exact samples score perfectly, a collapsed sampler
+scores badly, the floor and the protocol are reported, real features are cached, and
+training-time evaluation keeps a best checkpoint."""
+
+import json
+
+import pytest
+import torch
+
+from gankit import config
+from gankit.config import EvalConfig
+from gankit.data import load
+from gankit.data.base import to_unit_range
+from gankit.errors import GankitError
+from gankit.metrics.evaluate import better, evaluate, parse_metrics
+from gankit.train import checkpoint
+from gankit.train.loop import train
+
+
+def test_exact_mixture_samples_cover_every_mode():
+    data = load(config.DataConfig(name="grid25"))
+    gen = torch.Generator().manual_seed(5)
+    res = evaluate(lambda n, s: data.sample(n, gen)[0], data,
+                   EvalConfig(metrics="modes,fid,pr", n=2500))
+    assert res.scores["modes"] == 25 and abs(res.scores["hq"] - 0.9889) < 0.01
+    assert res.scores["fid"] < 0.05 and res.scores["precision"] > 0.95
+    assert res.floor["modes"] == 25
+    assert res.protocol["extractor"] == "raw" and res.protocol["n_fake"] == 2500
+
+
+def test_collapsed_sampler_is_caught():
+    data = load(config.DataConfig(name="ring8"))
+    one_mode = lambda n, s: data.centers[:1].repeat(n, 1)  # noqa: E731
+    res = evaluate(one_mode, data, EvalConfig(metrics="modes,pr", n=1000))
+    assert res.scores["modes"] == 1 and res.scores["hq"] == 1.0
+    assert res.scores["mode_kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item(), abs=1e-6)
+    assert res.scores["recall"] < 0.2
+
+
+def test_real_images_score_like_the_floor_and_noise_does_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    data = load(config.DataConfig(name="digits"))
+    cfg = EvalConfig(metrics="fid,kid,is,pr,dc,modes", n=800, kid_subset_size=300,
+                     kid_subsets=20)
+    gen = torch.Generator().manual_seed(9)
+
+    def real_sampler(n, seed):
+        return to_unit_range(data.x[torch.randint(0, len(data), (n,), generator=gen)])
+
+    good = evaluate(real_sampler, data, cfg)
+    noise = evaluate(lambda n, s: torch.rand(n, 1, 8, 8) * 2 - 1, data, cfg)
+    assert good.scores["fid"] < 5 * good.floor["fid"] + 1 and noise.scores["fid"] > 50 * good.scores["fid"]
+    assert good.scores["classes"] == 10 and good.scores["class_kl"] < 0.05
+    assert good.scores["is"] > 5 and noise.scores["precision"] < 0.05
+    assert good.scores["precision"] > 0.8 and good.scores["coverage"] > 0.8
+    assert len(list((tmp_path / "stats").glob("*.pt"))) == 3  # real, half A, half B cached
+    again = evaluate(real_sampler, data, cfg)  # from the cache: identical floor
+    assert again.floor == good.floor
+
+
+def test_fid_only_keeps_no_features():
+    data = load(config.DataConfig(name="digits"))
+    from gankit.metrics import evaluate as ev
+    from gankit.metrics.features import get_extractor
+
+    out = ev.extract(iter([torch.zeros(4, 1, 8, 8)] * 3), get_extractor("lenet-digits"), keep=False)
+    assert out.feats is None and out.n == 12
+
+
+def test_metric_names_are_checked():
+    assert parse_metrics("fid, kid") == ["fid", "kid"]
+    with pytest.raises(GankitError, match="unknown metric 'fd'"):
+        parse_metrics("fid,fd")
+    with pytest.raises(GankitError, match="eval.best"):
+        config.build("dcgan-mnist", ["eval.best=loss"])
+    assert better("fid", 1.0, 2.0) and not better("fid", 3.0, 2.0)
+    assert better("hq", 0.9, 0.5) and not better("hq", float("nan"), None)
+
+
+def test_training_eval_logs_and_keeps_best(tmp_path, tiny_mlp):
+    cfg = config.build(None, tiny_mlp + ["train.eval_every=3", "eval.n=200",
+                                         "eval.metrics=modes,fid", "eval.best=fid"])
+    run = train(cfg, out=tmp_path / "run")
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()
+             if "eval/fid" in x]
+    assert [e["step"] for e in evals] == [3, 6]
+    best = checkpoint.load(run / "checkpoints" / "best.pt")["state"]
+    want = min(evals, key=lambda e: e["eval/fid"])
+    assert best["best"] == {"score": "fid", "value": want["eval/fid"], "step": want["step"]}
+    assert best["step"] == want["step"]
+
+
+def test_training_eval_keeps_resume_exact(tmp_path, tiny_mlp):
+    extra = ["train.eval_every=2", "eval.n=100", "eval.metrics=modes"]
+    full = train(config.build(None, tiny_mlp + extra), out=tmp_path / "full")
+    half = train(config.build(None, tiny_mlp + extra + ["train.steps=3"]), out=tmp_path / "half")
+    train(None, resume=half, overrides=["train.steps=6"])
+    a, b = checkpoint.load(full)["state"], checkpoint.load(half)["state"]
+    for k in a["g"]:
+        assert torch.equal(a["g"][k], b["g"][k])
