@@ -1,0 +1,95 @@
+"""Sample quality of each shipped preset after its default training, over several seeds.
+
+For every preset and seed: train with the preset's defaults (seed overridden), then score
+the EMA generator with plain sampling and with discriminator rejection sampling (DRS), next
+to the real-vs-real floor. Mixtures: mode coverage (modes, % high quality, KL) on 2,500
+samples; digits: FID/KID (gankit's LeNet features) and class coverage.
+
+    python benchmarks/bench_quality.py --presets mlp-ring8,mlp-grid25 --seeds 0,1,2,3,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train import machine  # noqa: E402
+
+from gankit import config, tools  # noqa: E402
+from gankit.metrics.evaluate import evaluate  # noqa: E402
+from gankit.pipelines.critic import load_critic  # noqa: E402
+from gankit.pipelines.generate import load  # noqa: E402
+from gankit.train.loop import train  # noqa: E402
+
+PROTOCOL = {  # preset -> (metrics, n)
+    "mlp-ring8": ("modes,pr", 2500),
+    "mlp-grid25": ("modes,pr", 2500),
+    "dcgan-mnist": ("fid,kid,pr,dc,modes", 5000),
+    "dcgan-digits": ("fid,kid,pr,dc,modes", 1797),
+}
+
+
+def one(preset: str, seed: int, overrides: list[str], tmp: Path) -> dict:
+    cfg = config.build(preset, [f"seed={seed}", "train.progress=false", "train.tensorboard=false",
+                                "train.sample_every=0", *overrides])
+    t = time.perf_counter()
+    run = train(cfg, out=tmp / f"{preset}-{seed}")
+    seconds = time.perf_counter() - t
+    metrics, n = PROTOCOL[preset]
+    ecfg = config.EvalConfig(metrics=metrics, n=n, seed=seed)
+    pipe = load(run)
+    data = tools.run_data(pipe)
+    plain = evaluate(pipe.sample, data, ecfg)
+    sample, drs = tools.drs_source(pipe, load_critic(run), data, n, seed, 80.0)
+    rej = evaluate(sample, data, ecfg, floor=False)
+    return {"seed": seed, "train_seconds": seconds, "steps": cfg.train.steps,
+            "plain": plain.scores, "drs": rej.scores, "floor": plain.floor,
+            "drs_acceptance": drs.acceptance_rate, "protocol": plain.protocol}
+
+
+def summarise(rows: list[dict], key: str, part: str) -> tuple[float, float]:
+    vals = [r[part][key] for r in rows if key in r[part]]
+    return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", default="mlp-ring8,mlp-grid25,dcgan-digits,dcgan-mnist")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
+    ap.add_argument("overrides", nargs="*", help="config overrides applied to every run")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    results: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets.split(","):
+            results[preset] = [one(preset, s, args.overrides, Path(tmp)) for s in seeds]
+            print(f"# {preset}: {len(seeds)} seeds, {results[preset][0]['steps']} steps, "
+                  f"{statistics.mean(r['train_seconds'] for r in results[preset]):.0f} s "
+                  "training each (mean)")
+            keys = [k for k in results[preset][0]["plain"]
+                    if k not in ("num_modes", "num_classes", "kid_std", "kid_subset_size")]
+            print(f"{'score':<12}{'plain':>20}{'DRS':>20}{'real-vs-real':>20}")
+            for k in keys:
+                cells = [summarise(results[preset], k, part) for part in ("plain", "drs", "floor")]
+                print(f"{k:<12}" + "".join(f"{m:>12.4f} ± {s:<5.3f}" for m, s in cells))
+            acc = statistics.mean(r["drs_acceptance"] for r in results[preset])
+            print(f"DRS acceptance rate: {acc:.3f}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"benchmark": "preset_quality", "date": time.strftime("%Y-%m-%d"),
+                                     "machine": machine(), "seeds": seeds,
+                                     "overrides": args.overrides, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
