@@ -176,3 +176,36 @@ def test_tensorboard_scalars_are_written(tmp_path, tiny_mlp):
     acc.Reload()
     assert {"d_real", "g_adv", "images_per_s"} <= set(acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("g_adv")] == [2, 4, 6]
+
+
+def test_linear_lr_decay_reaches_zero(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["optim.lr_decay=linear", "optim.g_lr=0.006"]),
+                out=tmp_path / "run")
+    st = _state(run)
+    # the last step ran at lr = base * (1 - 5/6); Adam's state keeps no lr, the groups do
+    assert st["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.006 / 6)
+
+
+def test_crash_then_resume_is_exact(tmp_path, tiny_mlp, monkeypatch):
+    """A run killed mid-way (after its step-3 checkpoint, at step 5) resumes to the same
+    weights as an uninterrupted run, with an lr schedule that depends on train.steps."""
+    from gankit.train import hooks
+
+    extra = ["loss=lsgan", "optim.lr_decay=linear", "model.prior=uniform"]
+    full = train(config.build(None, tiny_mlp + extra), out=tmp_path / "full")
+    original = hooks.Hooks.after_step
+
+    def crash(self, st, terms):
+        if st.step == 5:
+            raise KeyboardInterrupt
+        original(self, st, terms)
+
+    monkeypatch.setattr(hooks.Hooks, "after_step", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(config.build(None, tiny_mlp + extra), out=tmp_path / "crashed")
+    monkeypatch.setattr(hooks.Hooks, "after_step", original)
+    assert _state(tmp_path / "crashed")["step"] == 3
+    train(None, resume=tmp_path / "crashed")
+    _assert_same(_state(full), _state(tmp_path / "crashed"))
+    steps = [json.loads(x)["step"] for x in (tmp_path / "crashed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]  # the step-4 line written before the crash was replaced

@@ -56,6 +56,7 @@ class OptimConfig:
     g_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of G
     d_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of D
     n_critic: int = 1  # D steps per G step
+    lr_decay: Literal["none", "linear"] = "none"  # linear: both lrs fall linearly to 0 at train.steps
 
 
 @dataclass

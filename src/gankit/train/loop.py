@@ -66,7 +66,9 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
         objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
         prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
         n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
-        precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world)
+        precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world,
+        total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
+        base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr))
     hooks = Hooks(run, cfg, info, data, st)
     try:
         while st.step < cfg.train.steps:

@@ -36,6 +36,9 @@ class StepContext:
     precision: str  # fp32 | bf16 | fp16
     channels_last: bool
     world: int = 1
+    total_steps: int = 0  # for the lr schedule
+    lr_decay: str = "none"  # none | linear
+    base_lrs: tuple[float, float] = (0.0, 0.0)  # (G, D) learning rates at step 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -88,8 +91,20 @@ def g_phase(st: TrainState, ctx: StepContext, fake: torch.Tensor) -> dict[str, t
     return terms
 
 
+def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
+    """lr(step) = base * (1 - step / total) under linear decay: a function of the step only,
+    so a resumed run follows the same schedule."""
+    if ctx.lr_decay != "linear":
+        return
+    frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1))
+    for opt, base in ((st.opt_g, ctx.base_lrs[0]), (st.opt_d, ctx.base_lrs[1])):
+        for group in opt.param_groups:
+            group["lr"] = base * frac
+
+
 def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
     """One full step; returns the detached loss terms (no host sync here)."""
+    set_learning_rates(st, ctx)
     d_terms, fake = d_phase(st, ctx)
     g_terms = g_phase(st, ctx, fake)
     update_ema(st.g_ema, st.g, ctx.ema_beta)
