@@ -80,7 +80,7 @@ def main() -> None:
         print(json.dumps(child(args.child[0], int(args.child[1]), args.threads)))
         return
     rows = []
-    for mode, n in [("fid", 2500), ("fid", 10000), ("fid", 40000), ("all", 10000)]:
+    for mode, n in [("fid", 2500), ("fid", 10000), ("fid", 40000), ("fid", 80000), ("all", 10000)]:
         proc = subprocess.run([sys.executable, __file__, "--threads", str(args.threads),
                                "--child", mode, str(n)], capture_output=True, text=True,
                               check=True)

@@ -37,7 +37,7 @@ PROTOCOL = {  # preset -> (metrics, n)
 }
 
 
-def one(preset: str, seed: int, overrides: list[str], tmp: Path) -> dict:
+def one(preset: str, seed: int, overrides: list[str], tmp: Path, grids: Path | None) -> dict:
     cfg = config.build(preset, [f"seed={seed}", "train.progress=false", "train.tensorboard=false",
                                 "train.sample_every=0", *overrides])
     t = time.perf_counter()
@@ -47,6 +47,9 @@ def one(preset: str, seed: int, overrides: list[str], tmp: Path) -> dict:
     ecfg = config.EvalConfig(metrics=metrics, n=n, seed=seed)
     pipe = load(run)
     data = tools.run_data(pipe)
+    if grids is not None:
+        tag = "-".join(o.replace("=", "_") for o in overrides) or "default"
+        pipe.save(pipe.sample(64, seed=0), grids / f"{preset}-seed{seed}-{tag}.png")
     plain = evaluate(pipe.sample, data, ecfg)
     sample, drs = tools.drs_source(pipe, load_critic(run), data, n, seed, 80.0)
     rej = evaluate(sample, data, ecfg, floor=False)
@@ -66,6 +69,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
+    ap.add_argument("--grids", type=Path, help="save a 64-sample grid of each run here")
     ap.add_argument("overrides", nargs="*", help="config overrides applied to every run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -73,7 +77,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
-            results[preset] = [one(preset, s, args.overrides, Path(tmp)) for s in seeds]
+            results[preset] = [one(preset, s, args.overrides, Path(tmp), args.grids) for s in seeds]
             print(f"# {preset}: {len(seeds)} seeds, {results[preset][0]['steps']} steps, "
                   f"{statistics.mean(r['train_seconds'] for r in results[preset]):.0f} s "
                   "training each (mean)")
