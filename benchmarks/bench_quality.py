@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_train import machine  # noqa: E402
+from bench_train import machine
 
-from gankit import config, tools  # noqa: E402
-from gankit.metrics.evaluate import evaluate  # noqa: E402
-from gankit.pipelines.critic import load_critic  # noqa: E402
-from gankit.pipelines.generate import load  # noqa: E402
-from gankit.train.loop import train  # noqa: E402
+from gankit import config, tools
+from gankit.metrics.evaluate import evaluate
+from gankit.pipelines.critic import load_critic
+from gankit.pipelines.generate import load
+from gankit.train.loop import train
 
 PROTOCOL = {  # preset -> (metrics, n)
     "mlp-ring8": ("modes,pr", 2500),

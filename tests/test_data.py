@@ -9,7 +9,7 @@ from PIL import Image
 
 from gankit import data
 from gankit.config import DataConfig
-from gankit.data.base import to_unit_range, to_uint8
+from gankit.data.base import to_uint8, to_unit_range
 from gankit.data.builtin import grid25_centers, ring8_centers
 from gankit.errors import GankitError
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_DCGAN
 
 from gankit.train import checkpoint
-
-from conftest import TINY_DCGAN
 
 HERE = Path(__file__).parent
 

@@ -30,7 +30,7 @@ def test_exact_mixture_samples_cover_every_mode():
 
 def test_collapsed_sampler_is_caught():
     data = load(config.DataConfig(name="ring8"))
-    one_mode = lambda n, s: data.centers[:1].repeat(n, 1)  # noqa: E731
+    one_mode = lambda n, s: data.centers[:1].repeat(n, 1)
     res = evaluate(one_mode, data, EvalConfig(metrics="modes,pr", n=1000))
     assert res.scores["modes"] == 1 and res.scores["hq"] == 1.0
     assert res.scores["mode_kl"] == pytest.approx(torch.log(torch.tensor(8.0)).item(), abs=1e-6)
@@ -59,7 +59,6 @@ def test_real_images_score_like_the_floor_and_noise_does_not(tmp_path, monkeypat
 
 
 def test_fid_only_keeps_no_features():
-    data = load(config.DataConfig(name="digits"))
     from gankit.metrics import evaluate as ev
     from gankit.metrics.features import get_extractor
 

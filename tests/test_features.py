@@ -24,7 +24,7 @@ def test_fixed_split_is_disjoint_and_seeded():
 
 @pytest.mark.parametrize("name", ["lenet-digits", "lenet-mnist"])
 def test_recipe_reproduces_the_shipped_weights_bit_for_bit(name):
-    model, acc = lenet.train_classifier(name, log=False)
+    model, _ = lenet.train_classifier(name, log=False)
     assert lenet.state_sha256(model.state_dict()) == lenet.SHIPPED_SHA256[name]
 
 

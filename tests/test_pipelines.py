@@ -76,8 +76,8 @@ def test_drs_prefers_what_d_likes(digits_run):
 
 
 def test_score_ranking_and_histogram(digits_run, tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     critic = C.load_critic(digits_run)
     for i in range(3):

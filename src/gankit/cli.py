@@ -103,7 +103,9 @@ def _score(args: argparse.Namespace) -> None:
     critic = load_critic(args.run, args.device)
     names, images = score.load_images(args.images, critic.data_shape)
     ranking = score.rank(critic, names, images)
-    shown = ranking if len(ranking) <= 2 * args.top else ranking[:args.top] + [("...", float("nan"))] + ranking[-args.top:]
+    shown = ranking
+    if len(ranking) > 2 * args.top:
+        shown = ranking[:args.top] + [("...", float("nan"))] + ranking[-args.top:]
     print(f"{'D logit':>9}  image (most real-looking first)")
     for name, val in shown:
         print(f"{val:9.3f}  {name}")
@@ -138,7 +140,7 @@ def _nearest(args: argparse.Namespace) -> None:
     import torch
 
     from gankit import tools
-    from gankit.data.base import to_uint8
+    from gankit.data.base import to_uint8, to_unit_range
     from gankit.images import save_grid
     from gankit.metrics.features import default_extractor, get_extractor
     from gankit.pipelines.generate import load
@@ -149,9 +151,8 @@ def _nearest(args: argparse.Namespace) -> None:
     name = args.extractor or default_extractor(data.name)
     ex = None if name == "pixels" else get_extractor(name, device=args.device)
     nb = nearest(pipe.sample(args.n, seed=args.seed), data, ex, k=args.k)
-    from gankit.data.base import to_unit_range
-
-    rows = [torch.cat([nb.samples[i:i + 1], to_unit_range(data.x[nb.index[i]])]) for i in range(args.n)]
+    rows = [torch.cat([nb.samples[i:i + 1], to_unit_range(data.x[nb.index[i]])])
+            for i in range(args.n)]
     save_grid(to_uint8(torch.cat(rows)), args.out, nrow=args.k + 1)
     print(f"wrote {args.out}: each row = a generated sample, then its {args.k} nearest training "
           f"images by {name} distance")

@@ -197,7 +197,7 @@ def to_dict(cfg: Any) -> dict:
     return plain(dataclasses.asdict(cfg))
 
 
-def _positive(key: str, value: float | int | None, allow_zero: bool = False) -> None:
+def _positive(key: str, value: float | None, allow_zero: bool = False) -> None:
     if value is None:
         return
     if value < 0 or (value == 0 and not allow_zero):

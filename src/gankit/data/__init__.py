@@ -13,8 +13,16 @@ from gankit.data.folder import load_folder, load_npz
 from gankit.data.sampler import Sampler, make_sampler
 from gankit.errors import GankitError
 
-__all__ = ["DATASETS", "Dataset", "MixtureData", "TensorData", "Sampler", "load", "make_sampler",
-           "check_name"]
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "MixtureData",
+    "Sampler",
+    "TensorData",
+    "check_name",
+    "load",
+    "make_sampler",
+]
 
 PREFIXES = ("folder:", "npz:")
 

@@ -7,8 +7,8 @@ function, and softplus(t) = log(1 + e^t) = -log(sigmoid(-t)), computed stably.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

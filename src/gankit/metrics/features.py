@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.data.base import convert_channels
 from gankit.errors import GankitError
 from gankit.registry import Registry
 

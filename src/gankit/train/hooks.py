@@ -26,7 +26,6 @@ from gankit.train import checkpoint
 from gankit.train.distributed import DistInfo, any_flag, barrier, gather
 from gankit.train.state import TrainState
 
-
 _BEST_DEFAULTS = ("fid", "kid", "hq", "is", "precision", "coverage", "class_kl")
 
 

@@ -11,8 +11,8 @@ from gankit.config import Config
 from gankit.errors import GankitError
 from gankit.losses import Objective
 from gankit.train import distributed, runs
-from gankit.train.hooks import Hooks
 from gankit.train.distributed import DistInfo
+from gankit.train.hooks import Hooks
 from gankit.train.state import TrainState, make_state
 from gankit.train.step import StepContext, train_step
 
