@@ -89,8 +89,10 @@ def drs_sample(pipe: GeneratorPipeline, critic: Critic, real: torch.Tensor, n: i
     """n samples by discriminator rejection sampling; `real` calibrates D (in [-1, 1])."""
     if not 0 <= gamma_percentile <= 100:
         raise GankitError(f"gamma percentile must be in [0, 100], got {gamma_percentile}")
+    if len(real) < 2:
+        raise GankitError("rejection sampling needs real samples to calibrate D")
     gen = torch.Generator().manual_seed(seed + 7919)
-    cal_fake = pipe.sample(min(len(real), burn_in) or burn_in, seed=seed + 1)
+    cal_fake = pipe.sample(len(real), seed=seed + 1)  # as many generated as real samples
     cal = calibrate(critic.logits(real), critic.logits(cal_fake))
     log_m = float(cal(critic.logits(pipe.sample(burn_in, seed=seed + 2))).max())
     kept, proposed, i = [], 0, 0
