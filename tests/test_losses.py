@@ -89,3 +89,14 @@ def test_objective_names_its_terms():
     assert set(terms) == {"d_real", "d_fake", "d_r1", "d_gp"}
     assert all(t.dtype == torch.float32 and t.dim() == 0 for t in terms.values())
     assert set(obj.g_losses(torch.randn(4))) == {"g_adv"}
+
+
+def test_lazy_r1_weighs_the_penalty_by_its_interval():
+    # D(x) = x.w, so |grad_x D|^2 = |w|^2 = 14 for every sample: R1 = (gamma/2) * 14
+    w = torch.tensor([1.0, 2.0, 3.0])
+    lazy = Objective.from_names("ns", r1_gamma=0.5, r1_every=4)
+    args = (lambda x: x @ w, torch.randn(5, 3), torch.randn(5, 3), torch.Generator())
+    close(lazy.d_losses(*args, r1=True)["d_r1"], 4 * 0.25 * 14)
+    skipped = lazy.d_losses(*args, r1=False)
+    assert float(skipped["d_r1"]) == 0.0 and not skipped["d_r1"].requires_grad
+    assert "d_r1" not in Objective.from_names("ns").d_losses(*args, r1=True)

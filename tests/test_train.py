@@ -71,7 +71,8 @@ def test_same_seed_same_weights(tmp_path, tiny_dcgan):
 @pytest.mark.parametrize("extra", [
     [],
     ["loss=wgan", "reg.gp_lambda=1.0", "optim.n_critic=2", "model.d_norm=none"],
-    ["loss=hinge", "reg.r1_gamma=1.0", "train.precision=bf16", "train.channels_last=true"],
+    ["loss=hinge", "reg.r1_gamma=1.0", "reg.r1_every=2", "train.precision=bf16",
+     "train.channels_last=true"],
 ])
 def test_resume_is_exact(tmp_path, tiny_dcgan, extra):
     full = train(config.build(None, tiny_dcgan + extra), out=tmp_path / "full")
@@ -209,3 +210,10 @@ def test_crash_then_resume_is_exact(tmp_path, tiny_mlp, monkeypatch):
     _assert_same(_state(full), _state(tmp_path / "crashed"))
     steps = [json.loads(x)["step"] for x in (tmp_path / "crashed" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6]  # the step-4 line written before the crash was replaced
+
+
+def test_lazy_r1_runs_on_every_nth_step(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["reg.r1_gamma=1.0", "reg.r1_every=3",
+                                               "train.log_every=1"]), out=tmp_path / "run")
+    r1 = [json.loads(x)["d_r1"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [v > 0 for v in r1] == [(s % 3 == 0) for s in range(len(r1))]

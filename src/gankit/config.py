@@ -46,6 +46,7 @@ class ModelConfig:
 @dataclass
 class RegConfig:
     r1_gamma: float = 0.0  # R1 penalty (gamma/2)*|grad_x D(x)|^2 on reals; 0 disables
+    r1_every: int = 1  # lazy R1 (StyleGAN2): apply it every N steps with weight gamma*N
     gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
 
 
@@ -219,6 +220,7 @@ def validate(cfg: Config) -> Config:
                      ("model.g_width", cfg.model.g_width), ("model.d_width", cfg.model.d_width),
                      ("model.depth", cfg.model.depth), ("optim.g_lr", cfg.optim.g_lr),
                      ("optim.d_lr", cfg.optim.d_lr), ("optim.n_critic", cfg.optim.n_critic),
+                     ("reg.r1_every", cfg.reg.r1_every),
                      ("train.steps", cfg.train.steps), ("train.batch_size", cfg.train.batch_size),
                      ("train.log_every", cfg.train.log_every),
                      ("train.ckpt_every", cfg.train.ckpt_every),

@@ -63,7 +63,8 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
               f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
               f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)
     ctx = StepContext(
-        objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda),
+        objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda,
+                                       cfg.reg.r1_every),
         prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
         n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
         precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world,

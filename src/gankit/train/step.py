@@ -75,7 +75,8 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
         with ctx.autocast(), torch.set_grad_enabled(i == ctx.n_critic - 1):
             fake = st.g_train(z)
         with ctx.autocast():
-            terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen)
+            terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen,
+                                           r1=i == 0 and st.step % ctx.objective.r1_every == 0)
         _backward_step(sum(terms.values()), st.opt_d, st.scaler_d)
     return terms, fake
 
