@@ -30,6 +30,9 @@ from gankit.nets import ARCHS, build_net
 from gankit.train.loop import train
 
 WINDOW = 50
+# The model the throughput tables were measured with (the issue-2 dcgan-mnist: BN in D, no
+# R1), so both loops run the same network and objective whatever the preset becomes.
+ISSUE2_MODEL = ["model.d_norm=batch", "reg.r1_gamma=0"]
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
@@ -48,7 +51,7 @@ def plain_loop(steps: int, precision: str, channels_last: bool, seed: int = 0) -
     D on real then fake.detach(), then G through D with the same fake batch.
     Returns (images/s, FLOPs per step)."""
     torch.manual_seed(seed)
-    cfg = config.build("dcgan-mnist")
+    cfg = config.build("dcgan-mnist", ISSUE2_MODEL)
     ds = data.load(cfg.data)
     g_spec, d_spec = ARCHS.get("dcgan")(cfg.model, ds.shape)
     g, d = build_net(g_spec), build_net(d_spec)
@@ -96,7 +99,7 @@ def gankit_flops(precision: str, channels_last: bool) -> float:
     from gankit.train.state import make_state
     from gankit.train.step import StepContext, train_step
 
-    cfg = config.build("dcgan-mnist", [f"train.precision={precision}",
+    cfg = config.build("dcgan-mnist", [*ISSUE2_MODEL, f"train.precision={precision}",
                                        f"train.channels_last={str(channels_last).lower()}"])
     ds = data.load(cfg.data)
     st = make_state(cfg, ds.shape, data.make_sampler(ds, 64, 0), DistInfo())
@@ -111,7 +114,8 @@ def gankit_loop(steps: int, precision: str, channels_last: bool) -> float:
     """The real library loop (hooks, logging, EMA, final checkpoint): median window rate."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config.build("dcgan-mnist", [
-            f"train.steps={steps}", f"train.log_every={WINDOW}", "train.sample_every=0",
+            *ISSUE2_MODEL, f"train.steps={steps}", f"train.log_every={WINDOW}",
+            "train.sample_every=0",
             f"train.ckpt_every={steps}", "train.progress=false", f"train.precision={precision}",
             f"train.channels_last={str(channels_last).lower()}", "device=cpu"])
         run = train(cfg, out=Path(tmp) / "run")

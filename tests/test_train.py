@@ -217,3 +217,12 @@ def test_lazy_r1_runs_on_every_nth_step(tmp_path, tiny_mlp):
                                                "train.log_every=1"]), out=tmp_path / "run")
     r1 = [json.loads(x)["d_r1"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [v > 0 for v in r1] == [(s % 3 == 0) for s in range(len(r1))]
+
+
+def test_lazy_r1_counts_critic_updates(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["reg.r1_gamma=1.0", "reg.r1_every=3",
+                                               "optim.n_critic=2", "train.log_every=1"]),
+                out=tmp_path / "run")
+    r1 = [json.loads(x)["d_r1"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    # D updates 2s and 2s+1 belong to step s; R1 runs on updates 0, 3, 6, 9
+    assert [v > 0 for v in r1] == [True, True, False, True, True, False]

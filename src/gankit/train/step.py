@@ -68,16 +68,25 @@ def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer,
 
 
 def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """n_critic D updates; returns the last terms and the last fake batch (with G's graph)."""
+    """n_critic D updates; returns the last terms and the last fake batch (with G's graph).
+
+    Lazy R1 counts D updates (step * n_critic + i), a function of the step only, so resume
+    stays exact; the returned d_r1 is its mean over this step's D updates.
+    """
+    r1_terms = []
     for i in range(ctx.n_critic):
         real = _real_batch(st, ctx)
         z = _latents(st, ctx)
         with ctx.autocast(), torch.set_grad_enabled(i == ctx.n_critic - 1):
             fake = st.g_train(z)
+        r1 = (st.step * ctx.n_critic + i) % ctx.objective.r1_every == 0
         with ctx.autocast():
-            terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen,
-                                           r1=i == 0 and st.step % ctx.objective.r1_every == 0)
+            terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen, r1=r1)
         _backward_step(sum(terms.values()), st.opt_d, st.scaler_d)
+        if "d_r1" in terms:
+            r1_terms.append(terms["d_r1"].detach())
+    if len(r1_terms) > 1:
+        terms["d_r1"] = torch.stack(r1_terms).mean()
     return terms, fake
 
 
