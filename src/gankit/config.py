@@ -46,7 +46,7 @@ class ModelConfig:
 @dataclass
 class RegConfig:
     r1_gamma: float = 0.0  # R1 penalty (gamma/2)*|grad_x D(x)|^2 on reals; 0 disables
-    r1_every: int = 1  # lazy R1 (StyleGAN2): apply it every N steps with weight gamma*N
+    r1_every: int = 1  # lazy R1 (StyleGAN2): apply it every N D updates with weight gamma*N
     gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
 
 

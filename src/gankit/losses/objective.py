@@ -22,7 +22,7 @@ class Objective:
     adv: AdversarialLoss
     r1_gamma: float = 0.0  # 0 disables R1
     gp_lambda: float = 0.0  # 0 disables the WGAN-GP penalty
-    r1_every: int = 1  # lazy R1: the caller passes r1=True every r1_every steps
+    r1_every: int = 1  # lazy R1: the caller passes r1=True every r1_every D updates
 
     @classmethod
     def from_names(cls, loss: str, r1_gamma: float = 0.0, gp_lambda: float = 0.0,
@@ -34,8 +34,8 @@ class Objective:
         """D's terms on a real batch and a detached fake batch.
 
         Lazy R1 (StyleGAN2, Karras et al. 2020): with r1=False the double backward is
-        skipped and d_r1 is 0; with r1=True it weighs gamma * r1_every, so the penalty per
-        step is the same on average. The term is always present, so logs keep their keys.
+        skipped and d_r1 is 0; with r1=True it weighs gamma * r1_every, so the penalty per D
+        update is the same on average. The term is always present, so logs keep their keys.
         """
         r1 = r1 and self.r1_gamma > 0
         if r1:
