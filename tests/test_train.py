@@ -73,6 +73,8 @@ def test_same_seed_same_weights(tmp_path, tiny_dcgan):
     ["loss=wgan", "reg.gp_lambda=1.0", "optim.n_critic=2", "model.d_norm=none"],
     ["loss=hinge", "reg.r1_gamma=1.0", "reg.r1_every=2", "train.precision=bf16",
      "train.channels_last=true"],
+    ["loss=wgan", "reg.gp_lambda=1.0", "model.d_norm=none", "train.precision=bf16"],
+    ["loss=wgan", "reg.clip_d=0.05", "train.ema_rampup=null"],
 ])
 def test_resume_is_exact(tmp_path, tiny_dcgan, extra):
     full = train(config.build(None, tiny_dcgan + extra), out=tmp_path / "full")
@@ -185,6 +187,20 @@ def test_linear_lr_decay_reaches_zero(tmp_path, tiny_mlp):
     st = _state(run)
     # the last step ran at lr = base * (1 - 5/6); Adam's state keeps no lr, the groups do
     assert st["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.006 / 6)
+
+
+def test_extending_a_linear_decay_replans_it(tmp_path, tiny_mlp, capsys):
+    """lr(step) = base * (1 - step / train.steps) with the *current* train.steps: extending a
+    run re-plans the decay over the new length (as pix2pix's --epoch_count does)."""
+    base = 0.008
+    run = train(config.build(None, tiny_mlp + ["optim.lr_decay=linear", f"optim.g_lr={base}",
+                                               "train.steps=4"]), out=tmp_path / "run")
+    assert _state(run)["opt_g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 3 / 4))
+    capsys.readouterr()
+    train(None, resume=run, overrides=["train.steps=5", "train.ckpt_every=1"])
+    assert "re-planned for 5 steps" in capsys.readouterr().out
+    # step 4 (the first after the resume) ran at base * (1 - 4/5), not 0 and not a new ramp
+    assert _state(run)["opt_g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 4 / 5))
 
 
 def test_crash_then_resume_is_exact(tmp_path, tiny_mlp, monkeypatch):

@@ -22,6 +22,16 @@ def _check_precision(cfg: Config, device: torch.device) -> None:
         raise GankitError("train.precision=fp16 needs a CUDA GPU; on CPU use bf16 or fp32")
 
 
+def _note_replanned_decay(cfg: Config, ckpt: dict, step: int) -> None:
+    """Say so when a resume changes train.steps under linear lr decay (the lr steps up)."""
+    old = ckpt["config"]["train"]["steps"]
+    if cfg.optim.lr_decay == "linear" and old != cfg.train.steps:
+        was, now = 1 - step / old, 1 - step / cfg.train.steps
+        print(f"gankit: optim.lr_decay=linear re-planned for {cfg.train.steps} steps: from step "
+              f"{step} the learning rates are {max(now, 0):.3g}x their base (they were "
+              f"{max(was, 0):.3g}x under the old {old}-step plan)", flush=True)
+
+
 def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None = None,
           overrides: list[str] | None = None) -> Path:
     """Train a new run into `out`, or continue the run folder `resume`; returns the folder.
@@ -62,11 +72,14 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
         print(f"gankit: {cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
               f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
               f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)
+        if ckpt is not None:
+            _note_replanned_decay(cfg, ckpt, st.step)
     ctx = StepContext(
         objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda,
                                        cfg.reg.r1_every),
         prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
-        n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta, device=info.device,
+        n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta,
+        ema_rampup=cfg.train.ema_rampup, clip_d=cfg.reg.clip_d, device=info.device,
         precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world,
         total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
         base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr))

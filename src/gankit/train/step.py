@@ -18,7 +18,7 @@ import torch
 from gankit.data.base import to_unit_range
 from gankit.losses import Objective
 from gankit.nets import PRIORS
-from gankit.train.ema import update_ema
+from gankit.train.ema import ema_beta, update_ema
 from gankit.train.state import TrainState
 
 
@@ -39,6 +39,8 @@ class StepContext:
     total_steps: int = 0  # for the lr schedule
     lr_decay: str = "none"  # none | linear
     base_lrs: tuple[float, float] = (0.0, 0.0)  # (G, D) learning rates at step 0
+    ema_rampup: float | None = None  # StyleGAN2 ramp-up of the EMA half-life; None disables
+    clip_d: float = 0.0  # WGAN weight clipping of D after each D update; 0 disables
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -83,11 +85,20 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
         with ctx.autocast():
             terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen, r1=r1)
         _backward_step(sum(terms.values()), st.opt_d, st.scaler_d)
+        if ctx.clip_d > 0:
+            clip_weights(st.d, ctx.clip_d)
         if "d_r1" in terms:
             r1_terms.append(terms["d_r1"].detach())
     if len(r1_terms) > 1:
         terms["d_r1"] = torch.stack(r1_terms).mean()
     return terms, fake
+
+
+@torch.no_grad()
+def clip_weights(net: torch.nn.Module, c: float) -> None:
+    """WGAN (Arjovsky et al. 2017): clamp every parameter of the critic to [-c, c]."""
+    for p in net.parameters():
+        p.clamp_(-c, c)
 
 
 def g_phase(st: TrainState, ctx: StepContext, fake: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -117,7 +128,7 @@ def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
     set_learning_rates(st, ctx)
     d_terms, fake = d_phase(st, ctx)
     g_terms = g_phase(st, ctx, fake)
-    update_ema(st.g_ema, st.g, ctx.ema_beta)
+    update_ema(st.g_ema, st.g, ema_beta(ctx.ema_beta, st.step, ctx.ema_rampup))
     st.step += 1
     st.images_seen += ctx.batch_size * ctx.n_critic * ctx.world
     return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
