@@ -48,6 +48,7 @@ class RegConfig:
     r1_gamma: float = 0.0  # R1 penalty (gamma/2)*|grad_x D(x)|^2 on reals; 0 disables
     r1_every: int = 1  # lazy R1 (StyleGAN2): apply it every N D updates with weight gamma*N
     gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
+    clip_d: float = 0.0  # WGAN weight clipping: clamp D's weights to [-c, c] each D step; 0 disables
 
 
 @dataclass
@@ -65,6 +66,7 @@ class TrainConfig:
     steps: int = 2000  # G steps to train for (the run's length)
     batch_size: int = 64  # images per step on each rank
     ema_beta: float = 0.999  # per-step decay of the EMA of G's weights; 0 disables (EMA = G)
+    ema_rampup: float | None = 0.05  # EMA half-life <= this x steps done (StyleGAN2); null disables
     precision: Precision = "fp32"  # fp32 | bf16 (autocast, CPU and GPU) | fp16 (GPU only)
     channels_last: bool = True  # NHWC memory format for conv nets (faster with oneDNN; false = NCHW)
     log_every: int = 50  # steps between log lines (jsonl, TensorBoard, progress bar)
@@ -84,6 +86,7 @@ class EvalConfig:
     n: int = 5000  # generated samples per evaluation; real: at most the data set's size
     extractor: str | None = None  # lenet-mnist | lenet-digits | inception | raw; None = data's default
     inception_weights: str | None = None  # pt_inception-2015-12-05-6726825d.pth; None = $GANKIT_INCEPTION_WEIGHTS
+    protocol: Literal["tf", "pytorch-fid"] = "tf"  # Inception input: tf (as published FIDs) | pytorch-fid
     batch_size: int = 500  # images per generator/extractor batch
     kid_subsets: int = 100  # KID subsets (torch-fidelity's default)
     kid_subset_size: int = 1000  # samples per KID subset (capped by the sample counts)
@@ -242,6 +245,9 @@ def validate(cfg: Config) -> Config:
                      ("train.sample_every", cfg.train.sample_every),
                      ("train.eval_every", cfg.train.eval_every)]:
         _positive(key, val, allow_zero=True)
+    _check_lipschitz(cfg)
+    if cfg.train.ema_rampup is not None:
+        _positive("train.ema_rampup", cfg.train.ema_rampup, allow_zero=True)
     if not 0.0 <= cfg.train.ema_beta < 1.0:
         raise GankitError(f"train.ema_beta: must be in [0, 1), got {cfg.train.ema_beta}")
     for key, betas in [("optim.g_betas", cfg.optim.g_betas), ("optim.d_betas", cfg.optim.d_betas)]:
@@ -250,6 +256,19 @@ def validate(cfg: Config) -> Config:
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
         raise GankitError(f"device: {cfg.device!r} is not allowed; choose auto, cpu, cuda or cuda:N")
     return cfg
+
+
+def _check_lipschitz(cfg: Config) -> None:
+    """Refuse combinations the papers warn against, naming the keys involved."""
+    _positive("reg.clip_d", cfg.reg.clip_d, allow_zero=True)
+    if cfg.loss == "wgan" and cfg.reg.gp_lambda == 0 and cfg.reg.clip_d == 0:
+        raise GankitError("loss=wgan needs a Lipschitz constraint on D, or its critic grows "
+                          "without bound: set reg.gp_lambda (WGAN-GP, e.g. 10) or reg.clip_d "
+                          "(weight clipping, e.g. 0.01)")
+    if cfg.reg.gp_lambda > 0 and cfg.model.d_norm == "batch" and cfg.model.arch != "mlp":
+        raise GankitError("reg.gp_lambda > 0 with model.d_norm=batch: the gradient penalty is "
+                          "per sample and batch norm mixes the samples of a batch (Gulrajani "
+                          "et al. 2017, sec. 4); set model.d_norm=none")
 
 
 # ---------------------------------------------------------------- presets and overrides

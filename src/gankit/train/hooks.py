@@ -24,9 +24,20 @@ from gankit.images import save_grid, scatter
 from gankit.nets import PRIORS
 from gankit.train import checkpoint
 from gankit.train.distributed import DistInfo, any_flag, barrier, gather
+from gankit.train.ema import has_batch_norm, recompute_bn_stats
 from gankit.train.state import TrainState
 
 _BEST_DEFAULTS = ("fid", "kid", "hq", "is", "precision", "coverage", "class_kl")
+
+
+BN_SAMPLES = 1024  # latents whose EMA-G activations set the EMA's batch-norm statistics
+
+
+def bn_latents(cfg: Config) -> list[torch.Tensor]:
+    """A fixed latent set (its own seed, so no training stream is consumed), in batches."""
+    gen = torch.Generator().manual_seed(cfg.seed + 2**21)
+    z = PRIORS.get(cfg.model.prior)(BN_SAMPLES, cfg.model.z_dim, gen)
+    return list(z.split(cfg.train.batch_size))
 
 
 class TrainingDiverged(GankitError):
@@ -42,6 +53,7 @@ class Hooks:
         self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         gen = torch.Generator().manual_seed(cfg.seed + 2**20)
         self.fixed_z = PRIORS.get(cfg.model.prior)(self.t.n_samples, cfg.model.z_dim, gen)
+        self.bn_latents = bn_latents(cfg) if has_batch_norm(st.g_ema) else []
         self.writer = None
         self.bar = None
         if info.is_main:
@@ -58,12 +70,19 @@ class Hooks:
         last = st.step >= self.t.steps
         if st.step % self.t.log_every == 0 or last:
             self.log(st)
+        if self.bn_latents and self._uses_ema(st.step, last):
+            recompute_bn_stats(st.g_ema, [z.to(self.info.device) for z in self.bn_latents])
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
         if self.t.eval_every and (st.step % self.t.eval_every == 0 or last):
             self.evaluate(st)
         if st.step % self.t.ckpt_every == 0 or last:
             self.checkpoint(st)
+
+    def _uses_ema(self, step: int, last: bool) -> bool:
+        """True on steps where the EMA G is sampled, scored or saved (on every rank)."""
+        every = [self.t.ckpt_every, self.t.sample_every, self.t.eval_every]
+        return last or any(n and step % n == 0 for n in every)
 
     def _check_finite(self) -> dict[str, float]:
         """Mean of each term over the buffered steps; stop on the first non-finite value."""
