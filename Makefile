@@ -11,10 +11,13 @@ DEMO   := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 install: $(STAMP)
 
+# torch-fidelity is the reference of the metric parity tests; --no-deps because its own
+# dependencies would pull torchvision and another torch (the tests load it without them).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps torch-fidelity==0.4.0
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from gankit import data
 from gankit.config import DataConfig
-from gankit.data.base import to_uint8, to_unit_range
+from gankit.data.base import TensorData, to_uint8, to_unit_range
 from gankit.data.builtin import grid25_centers, ring8_centers
 from gankit.errors import GankitError
 
@@ -134,24 +134,43 @@ def test_uint8_round_trip():
     assert torch.equal(to_uint8(to_unit_range(x)), x)
 
 
+def indexed(n: int) -> TensorData:
+    """Points whose value is their own index, so a batch shows which samples it holds."""
+    return TensorData("ids", torch.arange(n, dtype=torch.float32)[:, None],
+                      torch.arange(n) % 10, 10)
+
+
+def epoch(s, batches: int) -> list[int]:
+    ids = [s.next()[0][:, 0].long() for _ in range(batches)]
+    return torch.cat(ids).tolist()
+
+
 def test_sampler_epochs_are_permutations_and_resumable():
-    ds = data.load(DataConfig(name="digits"))
+    ds = indexed(1797)
     s = data.make_sampler(ds, 100, seed=3)
-    seen = torch.cat([s.next()[1] for _ in range(17)])  # 17 * 100 <= 1797: one epoch
-    assert len(seen) == 1700
+    x, y = s.next()
+    assert torch.equal(y, x[:, 0].long() % 10)  # labels travel with their samples
+    first = x[:, 0].long().tolist() + epoch(s, 16)  # 17 * 100 <= 1797: one epoch
+    second = epoch(s, 17)  # the last 97 are dropped, then a new epoch is shuffled
+    for ids in (first, second):
+        assert len(set(ids)) == len(ids) == 1700 and 0 <= min(ids) and max(ids) < 1797
+    assert first != second and first != list(range(1700))
     state = s.state_dict()
     after = [s.next()[0] for _ in range(5)]
     s2 = data.make_sampler(ds, 100, seed=3)
     s2.load_state_dict(state)
     assert all(torch.equal(a, s2.next()[0]) for a in after)
+    assert epoch(data.make_sampler(ds, 100, seed=4), 17) != first  # the seed matters
 
 
 def test_distributed_shards_are_disjoint():
-    ds = data.load(DataConfig(name="digits"))
+    ds = indexed(1797)
     a = data.make_sampler(ds, 10, seed=0, rank=0, world=2)
     b = data.make_sampler(ds, 10, seed=0, rank=1, world=2)
-    ia, ib = set(a._order.tolist()), set(b._order.tolist())
-    assert not ia & ib and len(ia) == len(ib) == 1797 // 2
+    ia, ib = epoch(a, 89), epoch(b, 89)  # 898 per rank (one of 1797 dropped): 89 batches
+    assert len(set(ia)) == len(ia) == 890 == len(set(ib))
+    assert not set(ia) & set(ib)
+    assert len(set(a._order.tolist()) | set(b._order.tolist())) == 1796
 
 
 def test_batch_larger_than_data():

@@ -10,9 +10,12 @@ import torch
 from gankit import config
 from gankit.config import EvalConfig
 from gankit.data import load
-from gankit.data.base import to_unit_range
+from gankit.data.base import TensorData, to_unit_range
 from gankit.errors import GankitError
+from gankit.metrics import evaluate as ev
 from gankit.metrics.evaluate import better, evaluate, parse_metrics
+from gankit.metrics.features import get_extractor
+from gankit.metrics.inception import FIDInceptionV3
 from gankit.train import checkpoint
 from gankit.train.loop import train
 
@@ -26,6 +29,8 @@ def test_exact_mixture_samples_cover_every_mode():
     assert res.scores["fid"] < 0.05 and res.scores["precision"] > 0.95
     assert res.floor["modes"] == 25
     assert res.protocol["extractor"] == "raw" and res.protocol["n_fake"] == 2500
+    assert res.protocol["floor"] == "2500 vs 2500 independent exact samples"
+    assert res.protocol["inception_protocol"] is None  # not measured with Inception
 
 
 def test_collapsed_sampler_is_caught():
@@ -53,15 +58,80 @@ def test_real_images_score_like_the_floor_and_noise_does_not(tmp_path, monkeypat
     assert good.scores["classes"] == 10 and good.scores["class_kl"] < 0.05
     assert good.scores["is"] > 5 and noise.scores["precision"] < 0.05
     assert good.scores["precision"] > 0.8 and good.scores["coverage"] > 0.8
-    assert len(list((tmp_path / "stats").glob("*.pt"))) == 3  # real, half A, half B cached
+    # 1797 images >= 2 x 800: the floor is 800 vs 800, its first half the scored real set
+    assert good.protocol["floor"] == "800 vs 800 disjoint real samples"
+    assert good.protocol["floor_n"] == 800 and good.protocol["n_real"] == 800
+    assert len(list((tmp_path / "stats").glob("*.pt"))) == 2  # real (= floor A), floor B cached
     again = evaluate(real_sampler, data, cfg)  # from the cache: identical floor
     assert again.floor == good.floor
 
 
-def test_fid_only_keeps_no_features():
-    from gankit.metrics import evaluate as ev
-    from gankit.metrics.features import get_extractor
+def _record_real_indices(monkeypatch) -> list[torch.Tensor]:
+    calls = []
+    real_features = ev.real_features
 
+    def spy(data, extractor, idx, *args, **kwargs):
+        calls.append(idx.clone())
+        return real_features(data, extractor, idx, *args, **kwargs)
+
+    monkeypatch.setattr(ev, "real_features", spy)
+    return calls
+
+
+@pytest.mark.parametrize("n", [400, 1000])
+def test_floor_is_n_vs_n_or_the_largest_equal_halves(tmp_path, monkeypatch, n):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path))
+    data = load(config.DataConfig(name="digits"))  # 1797 images
+    calls = _record_real_indices(monkeypatch)
+    res = evaluate(lambda m, s: torch.rand(m, 1, 8, 8) * 2 - 1, data,
+                   EvalConfig(metrics="fid", n=n))
+    if n == 400:  # enough data: n vs n, the scored real set against n other images
+        real, other = calls
+        a = real
+        assert res.protocol["floor"] == "400 vs 400 disjoint real samples"
+        assert len(real) == len(other) == 400
+    else:  # 1797 < 2 x 1000: 898 vs 898, said so
+        real, a, other = calls
+        assert len(real) == 1000 and len(a) == len(other) == 898 == res.protocol["floor_n"]
+        assert res.protocol["floor"] == ("898 vs 898 disjoint real samples (the data hold 1797 "
+                                         "images, fewer than 2 x 1000: the largest equal "
+                                         "disjoint halves)")
+    assert not set(a.tolist()) & set(other.tolist())
+    assert res.protocol["n_real"] == len(real) and res.floor["fid"] >= 0
+    no_floor = evaluate(lambda m, s: torch.rand(m, 1, 8, 8) * 2 - 1, data,
+                        EvalConfig(metrics="fid", n=n), floor=False)
+    assert no_floor.floor == {} and no_floor.protocol["floor"] == "not computed"
+
+
+def test_real_feature_cache_is_keyed_by_the_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    paths = []
+    for seed in (1, 2):  # two inception-layout files with different random weights
+        torch.manual_seed(seed)
+        state = {k: v for k, v in FIDInceptionV3().state_dict().items()
+                 if not k.endswith("num_batches_tracked")}
+        paths.append(tmp_path / f"w{seed}.pth")
+        torch.save(state, paths[-1])
+    data = TensorData("tiny", torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8))
+    idx = torch.tensor([0, 2])
+    ex1, ex2 = (get_extractor("inception", inception_weights=str(p)) for p in paths)
+    assert ex1.name == ex2.name == "inception" and ex1.identity != ex2.identity
+    f1 = ev.real_features(data, ex1, idx, batch_size=2, keep=True)
+    f2 = ev.real_features(data, ex2, idx, batch_size=2, keep=True)
+    assert len(list((tmp_path / "cache" / "stats").glob("*.pt"))) == 2
+    assert not torch.equal(f1.feats, f2.feats) and not torch.equal(f1.logits, f2.logits)
+
+    def fail(x):
+        raise AssertionError("should have come from the cache")
+
+    ex1.fn = fail  # the same weights hit the cache
+    again = ev.real_features(data, ex1, idx, batch_size=2, keep=True)
+    assert torch.equal(again.feats, f1.feats) and torch.equal(again.logits, f1.logits)
+    other = get_extractor("inception", inception_weights=str(paths[0]), protocol="pytorch-fid")
+    assert other.identity != ex1.identity and other.protocol == "pytorch-fid"
+
+
+def test_fid_only_keeps_no_features():
     out = ev.extract(iter([torch.zeros(4, 1, 8, 8)] * 3), get_extractor("lenet-digits"), keep=False)
     assert out.feats is None and out.n == 12
 

@@ -1,16 +1,21 @@
-"""FID Inception-v3: reference key names/shapes, forward shapes, FID pooling, loading."""
+"""FID Inception-v3: reference key names/shapes, forward shapes, FID pooling, loading, and
+parity with torch-fidelity's extractor (the TF-exact input protocol, unbiased logits)."""
 
+import fidelity_ref
 import pytest
 import torch
 import torch.nn.functional as F
 
+from gankit.data.base import to_uint8, to_unit_range
 from gankit.errors import GankitError
+from gankit.metrics.features import get_extractor
 from gankit.metrics.inception import (
     ENV_VAR,
     WEIGHTS_FILE_NAME,
     FIDInceptionV3,
     expected_state_shapes,
     load_inception,
+    resize_bilinear_tf1,
 )
 
 # Read off pytorch-fid's fid_inception_v3() and torchvision's Inception3 / Basic blocks.
@@ -135,3 +140,94 @@ def test_bad_files_error(model, tmp_path):
 def test_bad_input_shape(model):
     with pytest.raises(GankitError, match="Inception expects"):
         model(torch.zeros(2, 2, 28, 28))
+
+
+# ---------------------------------------------------------------- torch-fidelity parity
+
+
+def _random_weights(seed: int) -> FIDInceptionV3:
+    """Random weights in the FID file's layout, scaled so that activations stay O(1) through all
+    94 layers (PyTorch's default init shrinks pool3 features to ~1e-7, too small to compare)."""
+    g = torch.Generator().manual_seed(seed)
+    model = FIDInceptionV3().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.normal_(0, (2 / m.weight[0].numel()) ** 0.5, generator=g)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=g)
+                m.bias.uniform_(-0.2, 0.2, generator=g)
+                m.running_mean.uniform_(-0.2, 0.2, generator=g)
+                m.running_var.uniform_(0.5, 1.5, generator=g)
+        model.fc.weight.normal_(0, 2048 ** -0.5, generator=g)
+        model.fc.bias.uniform_(-1, 1, generator=g)
+    return model
+
+
+@pytest.fixture(scope="module")
+def parity(tmp_path_factory):
+    """gankit's inception extractor (default settings), torch-fidelity's
+    FeatureExtractorInceptionV3 on the same random weights, and their fc (weight, bias)."""
+    mod = fidelity_ref.load("feature_extractor_inceptionv3")
+    if mod is None:
+        pytest.skip("torch-fidelity is not installed (make install adds it with --no-deps)")
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    model = _random_weights(0)
+    torch.save(_file_state(model), path)
+    theirs = mod.FeatureExtractorInceptionV3(
+        "inception-v3-compat", ["2048", "logits_unbiased", "logits"],
+        feature_extractor_weights_path=str(path))
+    fc = (model.fc.weight.detach(), model.fc.bias.detach())
+    return get_extractor("inception", inception_weights=str(path)), theirs, fc
+
+
+def _uint8(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    return torch.randint(0, 256, shape, dtype=torch.uint8,
+                         generator=torch.Generator().manual_seed(seed))
+
+
+# 299 px: no resize; 32 and 64 px: TF1 resize. gankit's float images are quantised as saved PNGs
+# are, so torch-fidelity is fed to_uint8 of them; a grey image is repeated to RGB.
+@pytest.mark.parametrize("case", ["uint8-rgb-299", "float-rgb-32", "uint8-grey-64"])
+def test_tf_protocol_matches_torch_fidelity(parity, case):
+    ours, theirs, fc = parity
+    kind, colour, size = case.split("-")
+    shape = (2, 3 if colour == "rgb" else 1, int(size), int(size))
+    if kind == "uint8":
+        x = to_unit_range(_uint8(shape, seed=int(size)))
+    else:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        want_feats, want_unbiased, want_logits = theirs(to_uint8(x).expand(-1, 3, -1, -1))
+    feats, logits = ours(x)  # the default protocol must be torch-fidelity's
+    assert ours.protocol == "tf" and feats.abs().mean() > 0.1  # not near-zero numbers
+    torch.testing.assert_close(feats, want_feats, rtol=1e-5, atol=1e-6)
+    # the extractor's class logits are the unbiased ones (what the Inception Score uses)
+    torch.testing.assert_close(logits, want_unbiased, rtol=1e-5, atol=1e-5)
+    weight, bias = fc
+    torch.testing.assert_close(feats @ weight.T + bias, want_logits, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(logits, want_logits, rtol=1e-3, atol=1e-3)
+def test_tf_preprocessing_matches_torch_fidelity_resize():
+    resize = fidelity_ref.load("interpolate_compat_tensorflow")
+    if resize is None:
+        pytest.skip("torch-fidelity is not installed (make install adds it with --no-deps)")
+    tf1 = resize.interpolate_bilinear_2d_like_tensorflow1x
+    for size in [(32, 32), (64, 48), (300, 301), (299, 299)]:
+        x = _uint8((2, 3, *size), seed=size[0]).float()
+        want = tf1(x, size=(299, 299), align_corners=False)
+        assert torch.equal(resize_bilinear_tf1(x, (299, 299)), want), size
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    got = FIDInceptionV3("tf").preprocess(x)
+    want = (tf1(to_uint8(x).float(), size=(299, 299), align_corners=False) - 128) / 128
+    assert torch.equal(got, want)
+    assert -1.0 <= got.min() and got.max() <= 127 / 128
+
+
+def test_pytorch_fid_protocol_is_kept_as_an_option():
+    x = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    got = FIDInceptionV3("pytorch-fid").preprocess(x)
+    want = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+    assert torch.equal(got, want.expand(-1, 3, -1, -1))
+    assert not torch.allclose(FIDInceptionV3("tf").preprocess(x), got, atol=1e-3)
+    with pytest.raises(GankitError, match="tf, pytorch-fid"):
+        FIDInceptionV3("tensorflow")

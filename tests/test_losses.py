@@ -48,10 +48,32 @@ def test_lsgan_wgan_hinge_d_by_hand():
     close(f, (1.5 + 0.0) / 2)  # relu(1 + 0.5), relu(1 - 1)
 
 
-def test_minimax_and_ns_share_the_fixed_point_gradient_sign():
-    fake = torch.tensor([0.0], requires_grad=True)
-    LOSSES.get("ns").g(fake).backward()
-    assert fake.grad.item() == pytest.approx(-0.5)  # d/dt softplus(-t) at 0 = -sigmoid(0)
+def sig(t: float) -> float:  # logistic function, by hand
+    return 1.0 / (1.0 + math.exp(-t))
+
+
+@pytest.mark.parametrize("name,grad", [
+    ("ns", lambda t: -sig(-t)),  # d/dt softplus(-t) = -sigmoid(-t)
+    ("minimax", lambda t: -sig(t)),  # d/dt -softplus(t) = -sigmoid(t)
+])
+def test_g_gradients_by_hand(name, grad):
+    logits = [-6.0, 0.0, 2.0]
+    fake = torch.tensor(logits, requires_grad=True)
+    LOSSES.get(name).g(fake).backward()  # a mean over 3 logits: each gradient / 3
+    assert fake.grad.tolist() == pytest.approx([grad(t) / 3 for t in logits], rel=1e-6)
+
+
+def test_minimax_saturates_where_ns_does_not():
+    # Both push D(G(z)) up (negative gradient) and agree at D(G(z)) = 0, but where D rejects
+    # a fake confidently the minimax gradient vanishes (Goodfellow et al. 2014, section 3)
+    grads = {}
+    for name in ("ns", "minimax"):
+        fake = torch.tensor([-6.0, 0.0], requires_grad=True)
+        LOSSES.get(name).g(fake).backward()
+        grads[name] = fake.grad
+    assert torch.all(grads["ns"] < 0) and torch.all(grads["minimax"] < 0)
+    assert grads["ns"][1] == grads["minimax"][1]
+    assert abs(grads["minimax"][0]) < 0.01 * abs(grads["ns"][0])
 
 
 def test_r1_on_a_linear_critic():

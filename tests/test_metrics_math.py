@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+import fidelity_ref
 import numpy as np
 import pytest
 import scipy.linalg
@@ -226,8 +227,9 @@ def test_kid_subsets_follow_torch_fidelity_draws():
     res = kid(x, y, subsets=3, subset_size=5, seed=7)
     rng = np.random.RandomState(7)
     vals = []
-    for _ in range(3):
-        ix, iy = rng.choice(9, 5, replace=False), rng.choice(8, 5, replace=False)
+    for _ in range(3):  # torch-fidelity's input1 (generated) first, then input2 (real)
+        iy = rng.choice(8, 5, replace=False)
+        ix = rng.choice(9, 5, replace=False)
         vals.append(kid_reference(x[ix], y[iy]))
     close(res.mean, float(np.mean(vals)), rel=1e-10)
     close(res.std, float(np.std(vals)), rel=1e-8)
@@ -495,6 +497,7 @@ class FirstColumns(torch.nn.Module):
 
 
 def test_fid_matches_torchmetrics():
+    fidelity_ref.ensure_importable()  # torchmetrics imports torch-fidelity when it is installed
     tm_fid = pytest.importorskip("torchmetrics.image.fid")
     real = torch.tensor(features(300, 10, 30))
     fake = torch.tensor(features(280, 10, 31, shift=0.2, scale=1.3))
@@ -509,6 +512,7 @@ def test_fid_matches_torchmetrics():
 
 
 def test_kid_matches_torchmetrics():
+    fidelity_ref.ensure_importable()
     tm_kid = pytest.importorskip("torchmetrics.image.kid")
     real, fake = torch.tensor(features(40, 6, 32)), torch.tensor(features(40, 6, 33, shift=0.3))
     with pytest.warns(UserWarning, match="buffer"):
@@ -520,3 +524,67 @@ def test_kid_matches_torchmetrics():
     ours = kid(real, fake, subsets=1, subset_size=40)  # a whole-set subset: order-free
     close(ours.mean, float(mean), rel=1e-10)
     assert float(std) == 0.0 and ours.std == 0.0
+
+
+# ---------------------------------------------------------------- torch-fidelity parity
+# Its metric functions themselves, loaded from the installed package (tests/fidelity_ref.py).
+
+
+def fidelity(module: str):
+    mod = fidelity_ref.load(module)
+    if mod is None:
+        pytest.skip("torch-fidelity is not installed (make install adds it with --no-deps)")
+    return mod
+
+
+@pytest.mark.parametrize("n_real,n_fake", [(60, 60), (70, 50)])
+def test_kid_matches_torch_fidelity(n_real, n_fake):
+    ref = fidelity("metric_kid")
+    real = torch.tensor(features(n_real, 8, 40))
+    fake = torch.tensor(features(n_fake, 8, 41, shift=0.2))
+    ours = kid(real, fake, subsets=7, subset_size=20, seed=3)
+    # torch-fidelity's convention: input1 = generated, input2 = real
+    want = ref.kid_features_to_metric(fake, real, kid_subsets=7, kid_subset_size=20, rng_seed=3,
+                                      verbose=False)
+    close(ours.mean, want[ref.KEY_METRIC_KID_MEAN], rel=1e-10)
+    close(ours.std, want[ref.KEY_METRIC_KID_STD], rel=1e-8)
+    # with the default seeds (both 2020) too
+    want = ref.kid_features_to_metric(fake, real, kid_subsets=3, kid_subset_size=20,
+                                      verbose=False)
+    close(kid(real, fake, subsets=3, subset_size=20).mean, want[ref.KEY_METRIC_KID_MEAN],
+          rel=1e-10)
+
+
+def test_is_matches_torch_fidelity():
+    ref = fidelity("metric_isc")
+    logits = torch.randn(53, 7, generator=torch.Generator().manual_seed(5)) * 3
+    for seed in (0, 2020):
+        want = ref.isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=seed)
+        ours = inception_score(logits, splits=10, seed=seed)
+        close(ours.mean, want[ref.KEY_METRIC_ISC_MEAN], rel=1e-12)
+        close(ours.std, want[ref.KEY_METRIC_ISC_STD], rel=1e-10)
+    want = ref.isc_features_to_metric(logits, splits=4, shuffle=False)
+    close(inception_score(logits, splits=4, shuffle=False).mean, want[ref.KEY_METRIC_ISC_MEAN],
+          rel=1e-12)
+    close(inception_score(logits, splits=10).mean,  # both default to rng_seed 2020
+          ref.isc_features_to_metric(logits)[ref.KEY_METRIC_ISC_MEAN], rel=1e-12)
+
+
+def test_fid_matches_torch_fidelity():
+    ref = fidelity("metric_fid")
+    a, b = features(300, 12, 42), features(250, 12, 43, shift=0.3, scale=1.5)
+    want = ref.fid_statistics_to_metric(ref.fid_features_to_statistics(torch.tensor(a)),
+                                        ref.fid_features_to_statistics(torch.tensor(b)), False)
+    ours = fid_from_stats(GaussianStats.from_features(a), GaussianStats.from_features(b))
+    close(ours, want[ref.KEY_METRIC_FID], rel=1e-6)  # sqrtm (pytorch-fid) vs its eigenvalues
+
+
+def test_precision_recall_matches_torch_fidelity():
+    ref = fidelity("metric_prc")
+    real = torch.tensor(features(80, 5, 44))
+    fake = torch.tensor(features(70, 5, 45, shift=0.4))
+    # torch-fidelity: features_1 = generated, features_2 = real
+    want = ref.calculate_precision_recall_full(fake, real, neighborhood=3)
+    ours = precision_recall(real, fake, k=3)
+    assert (ours.precision, ours.recall) == pytest.approx(want, abs=1e-6)  # theirs: float32 mean
+    assert 0 < ours.precision < 1 and 0 < ours.recall < 1

@@ -62,6 +62,62 @@ def test_calibration_recovers_a_known_logistic():
     assert abs(cal.scale - 2.0) < 0.1 and abs(cal.shift) < 0.05
 
 
+class TablePipe:
+    """A stand-in generator: `sample(n, seed)` returns a fixed (n, 1) column per seed."""
+
+    def __init__(self, table: dict[int, list[float]]) -> None:
+        self.table = table
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        x = torch.tensor(self.table[seed])[:, None]
+        assert len(x) == n, (seed, n)
+        return x
+
+
+class ColumnCritic:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0].clone()
+
+
+def test_drs_acceptance_probabilities_by_hand(monkeypatch):
+    # Azadi et al. 2019: accept x with probability sigmoid(F(x) - gamma), where
+    # F(x) = D~(x) - D~_M - log(1 - exp(D~(x) - D~_M - eps)), D~ = scale * logit + shift,
+    # D~_M the running max of D~ (burn-in, then every proposal batch before it is scored)
+    # and gamma the q-th percentile of F in the batch (so q% of a batch gets p < 1/2).
+    scale, shift, eps, q = 2.0, -0.5, 1e-3, 80.0
+    burn = [-1.0, 0.5, 0.0]  # D~ = -2.5, 0.5, -0.5: D~_M = 0.5
+    batches = [[0.25, -0.5, 0.0, -2.0],  # D~ max 0.0 < 0.5: D~_M stays 0.5
+               [0.5, 0.75, -1.0, 0.125]]  # D~ max 1.0: D~_M = 1.0 before this batch is scored
+    seed = 0  # drs_sample's seeds: seed + 1 calibration fakes, seed + 2 burn-in, then batches
+    pipe = TablePipe({1: [0.0, 1.0], 2: burn,
+                      **{seed * 1000003 + 17 + i: b for i, b in enumerate(batches)}})
+
+    def percentile(values: list[float], q: float) -> float:  # linear interpolation
+        s = sorted(values)
+        pos = q / 100 * (len(s) - 1)
+        lo = math.floor(pos)
+        return s[lo] + (pos - lo) * (s[min(lo + 1, len(s) - 1)] - s[lo])
+
+    probs, d_max = [], max(scale * t + shift for t in burn)
+    for batch in batches:
+        d = [scale * t + shift for t in batch]
+        d_max = max(d_max, *d)
+        f = [v - d_max - math.log(1 - math.exp(v - d_max - eps)) for v in d]
+        gamma = percentile(f, q)
+        probs.append([1 / (1 + math.exp(-(v - gamma))) for v in f])
+    assert d_max == 1.0 and [sum(p < 0.5 for p in ps) for ps in probs] == [3, 3]
+    # uniforms just under p (accept) or just over p (reject): only the right p splits them
+    keep = [[True, False, True, False], [False, True, False, True]]
+    uniforms = [torch.tensor([p * (1 - 1e-7) if k else p * (1 + 1e-7) for p, k in zip(ps, ks)],
+                             dtype=torch.float64) for ps, ks in zip(probs, keep)]
+    monkeypatch.setattr(C, "calibrate", lambda real, fake: C.Calibration(scale, shift))
+    monkeypatch.setattr(C.torch, "rand", lambda *a, **k: uniforms.pop(0))
+    res = C.drs_sample(pipe, ColumnCritic(), torch.zeros(2, 1), n=4, seed=seed,
+                       gamma_percentile=q, batch_size=4, burn_in=3, eps=eps, max_proposals=8)
+    assert res.samples[:, 0].tolist() == [0.25, 0.0, 0.75, 0.125]
+    assert res.proposed == 8 and res.acceptance_rate == 0.5 and res.log_m == 1.0
+
+
 def test_drs_prefers_what_d_likes(digits_run):
     pipe = gankit.load(digits_run)
     critic = C.load_critic(digits_run)

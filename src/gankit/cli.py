@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from gankit.errors import GankitError
 
@@ -21,6 +22,8 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume:
         if args.source and "=" not in args.source:
             raise GankitError("with --resume give only key=value overrides, not a preset")
+        if args.out:
+            raise GankitError("--resume continues RUN in its own folder; --out is for new runs")
         overrides = ([args.source] if args.source else []) + args.overrides
         run = train(None, resume=args.resume, overrides=overrides)  # type: ignore[arg-type]
     else:
@@ -35,8 +38,10 @@ def _sample(args: argparse.Namespace) -> None:
     from gankit import tools
     from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
+    from gankit.train.runs import check_output
 
     pipe = load(args.run, device=args.device, ema=not args.no_ema)
+    check_output(args.out, "--out", folder=pipe.output_kind(args.out) == "folder")
     if args.reject:
         sample, drs = tools.drs_source(pipe, load_critic(args.run, args.device),
                                        tools.run_data(pipe), args.n, args.seed,
@@ -59,7 +64,10 @@ def _eval(args: argparse.Namespace) -> None:
     from gankit.metrics.evaluate import evaluate
     from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
+    from gankit.train.runs import check_output
 
+    if args.json:
+        check_output(args.json, "--json")
     pipe = load(args.run, device=args.device)
     changes = {k: v for k, v in [("metrics", args.metrics), ("n", args.n),
                                  ("extractor", args.extractor), ("seed", args.seed),
@@ -82,8 +90,9 @@ def _eval(args: argparse.Namespace) -> None:
     for key in res.scores:
         print(f"{key:<16}" + "".join(f"{col.get(key, float('nan')):14.4f}" for col in cols.values()))
     p = res.protocol
-    print(f"protocol: extractor {p['extractor']}, {p['n_fake']} generated vs {p['n_real']} real "
-          f"({p['data']}), floor {p['floor']}, seed {p['seed']}")
+    proto = f" ({p['inception_protocol']} protocol)" if p.get("inception_protocol") else ""
+    print(f"protocol: extractor {p['extractor']}{proto}, {p['n_fake']} generated vs "
+          f"{p['n_real']} real ({p['data']}), floor {p['floor']}, seed {p['seed']}")
     if args.reject:
         print(f"rejection sampling acceptance rate: {drs.acceptance_rate:.3f}")
     if args.json:
@@ -99,12 +108,17 @@ def _score(args: argparse.Namespace) -> None:
     from gankit.pipelines import score
     from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
+    from gankit.train.runs import check_output
 
+    if args.json:
+        check_output(args.json, "--json")
+        if Path(args.json).resolve() == Path(args.images).resolve():
+            raise GankitError(f"--json {args.json} would overwrite the images being scored")
     critic = load_critic(args.run, args.device)
     names, images = score.load_images(args.images, critic.data_shape)
     ranking = score.rank(critic, names, images)
     shown = ranking
-    if len(ranking) > 2 * args.top:
+    if len(ranking) > 2 * args.top:  # --top >= 1 (argparse), so ranking[-top:] is the tail
         shown = ranking[:args.top] + [("...", float("nan"))] + ranking[-args.top:]
     print(f"{'D logit':>9}  image (most real-looking first)")
     for name, val in shown:
@@ -122,12 +136,14 @@ def _score(args: argparse.Namespace) -> None:
 
 def _interpolate(args: argparse.Namespace) -> None:
     from gankit.data.base import to_uint8
-    from gankit.images import save_grid, scatter
+    from gankit.images import check_image_path, save_grid, scatter
     from gankit.pipelines.generate import load
     from gankit.pipelines.interpolate import interpolate
+    from gankit.train.runs import check_output
 
+    seeds = [_seed(s, "--seeds") for s in args.seeds.split(",")]
+    check_output(check_image_path(args.out), "--out")
     pipe = load(args.run, device=args.device)
-    seeds = [int(s) for s in args.seeds.split(",")]
     path = interpolate(pipe, seeds, args.steps, args.mode)
     if pipe.is_image:
         save_grid(to_uint8(path.flatten(0, 1)), args.out, nrow=args.steps)
@@ -141,11 +157,16 @@ def _nearest(args: argparse.Namespace) -> None:
 
     from gankit import tools
     from gankit.data.base import to_uint8, to_unit_range
-    from gankit.images import save_grid
-    from gankit.metrics.features import default_extractor, get_extractor
+    from gankit.images import check_image_path, save_grid
+    from gankit.metrics.features import EXTRACTORS, default_extractor, get_extractor
     from gankit.pipelines.generate import load
     from gankit.pipelines.nearest import nearest
+    from gankit.train.runs import check_output
 
+    check_output(check_image_path(args.out), "--out")
+    if args.extractor not in (None, "pixels", *EXTRACTORS.names()):
+        raise GankitError(f"--extractor {args.extractor!r}: choose pixels or one of "
+                          f"{', '.join(EXTRACTORS.names())}")
     pipe = load(args.run, device=args.device)
     data = tools.run_data(pipe)
     name = args.extractor or default_extractor(data.name)
@@ -163,13 +184,15 @@ def _nearest(args: argparse.Namespace) -> None:
 
 def _extractor_train(args: argparse.Namespace) -> None:
     from gankit.metrics import lenet
+    from gankit.train.runs import check_output
 
     if args.name not in lenet.RECIPES:
         raise GankitError(f"unknown classifier {args.name!r}; choose: {', '.join(lenet.RECIPES)}")
-    model, acc = lenet.train_classifier(args.name)
+    check_output(args.out, "--out")  # before the training, not after it
+    model, _ = lenet.train_classifier(args.name)
     sha = lenet.save_weights(model, args.out)
-    same = "matches" if sha == lenet.SHIPPED_SHA256[args.name] else "DIFFERS FROM"
-    print(f"held-out accuracy {acc:.4f}; tensor sha256 {sha} ({same} the shipped weights)")
+    print(f"wrote {args.out} (tensor sha256 {sha})")
+    print(lenet.compare_to_shipped(args.name, model).summary())
 
 
 def _list(_: argparse.Namespace) -> None:
@@ -188,6 +211,47 @@ def _list(_: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
+def _seed(text: str, what: str = "seed") -> int:
+    """A seed as the config takes it: an integer in 0..MAX_SEED."""
+    from gankit.config import MAX_SEED
+
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise GankitError(f"{what}: {text!r} is not a seed; give integers in 0..{MAX_SEED}")
+    return value
+
+
+def _seed_arg(text: str) -> int:
+    try:
+        return _seed(text)
+    except GankitError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+
+
+def _count(text: str) -> int:
+    """A positive integer (--n, --k, --top)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _percentile(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 100:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentile in [0, 100]")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train, measure and use GANs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -199,35 +263,35 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_train)
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("run", help="run folder or checkpoint file")
-    s.add_argument("--n", type=int, default=64, help="number of samples")
-    s.add_argument("--seed", type=int, default=0, help="latent seed")
+    s.add_argument("--n", type=_count, default=64, help="number of samples")
+    s.add_argument("--seed", type=_seed_arg, default=0, help="latent seed")
     s.add_argument("--out", default="samples.png",
                    help="grid image (.png), arrays (.npz) or a folder for single PNGs")
-    s.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
     s.add_argument("--reject", action="store_true",
                    help="discriminator rejection sampling (Azadi et al. 2019)")
-    s.add_argument("--gamma-percentile", type=float, default=80.0,
+    s.add_argument("--gamma-percentile", type=_percentile, default=80.0,
                    help="DRS shift: percentile of F per proposal batch (higher = stricter)")
     s.set_defaults(func=_sample)
     e = sub.add_parser("eval", help="measure a run: FID, KID, IS, PR, DC, mode coverage")
     e.add_argument("run", help="run folder or checkpoint file")
     e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes (default: the "
                    "run's eval.metrics)")
-    e.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
+    e.add_argument("--n", type=_count, help="generated samples (default: the run's eval.n)")
     e.add_argument("--extractor", help="lenet-mnist, lenet-digits, inception or raw")
     e.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
-    e.add_argument("--seed", type=int, help="latent seed")
+    e.add_argument("--seed", type=_seed_arg, help="latent seed")
     e.add_argument("--json", help="write the scores and the protocol here")
     e.add_argument("--reject", action="store_true", help="also score rejection sampling")
-    e.add_argument("--gamma-percentile", type=float, default=80.0, help="DRS shift percentile")
+    e.add_argument("--gamma-percentile", type=_percentile, default=80.0, help="DRS shift percentile")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=_eval)
     sc = sub.add_parser("score", help="rank images by D's output; D's real vs generated histogram")
     sc.add_argument("run")
     sc.add_argument("images", help="image folder, image file or .npz")
-    sc.add_argument("--top", type=int, default=5, help="show this many best and worst")
-    sc.add_argument("--n", type=int, default=1000, help="samples per side of the histogram")
+    sc.add_argument("--top", type=_count, default=5, help="show this many best and worst")
+    sc.add_argument("--n", type=_count, default=1000, help="samples per side of the histogram")
     sc.add_argument("--json", help="write the full ranking and histogram here")
     sc.add_argument("--device", default="cpu")
     sc.set_defaults(func=_score)
@@ -241,9 +305,9 @@ def parser() -> argparse.ArgumentParser:
     it.set_defaults(func=_interpolate)
     nn_ = sub.add_parser("nearest", help="generated samples beside their nearest training images")
     nn_.add_argument("run")
-    nn_.add_argument("--n", type=int, default=8)
-    nn_.add_argument("--k", type=int, default=5)
-    nn_.add_argument("--seed", type=int, default=0)
+    nn_.add_argument("--n", type=_count, default=8)
+    nn_.add_argument("--k", type=_count, default=5)
+    nn_.add_argument("--seed", type=_seed_arg, default=0)
     nn_.add_argument("--extractor", help="feature space: an extractor name or pixels "
                      "(default: the data set's extractor)")
     nn_.add_argument("--out", default="nearest.png")
@@ -263,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train" and args.source and "=" in args.source and not args.resume:
         raise SystemExit(parser().error("the first argument of train is a preset or YAML file"))
     try:
+        if getattr(args, "device", None) is not None:  # the tools' --device, checked up front
+            from gankit.train.distributed import resolve_device
+
+            args.device = str(resolve_device(args.device))
         args.func(args)
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)

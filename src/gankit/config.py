@@ -9,6 +9,7 @@ the key and the allowed values.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import yaml
 from gankit.errors import GankitError
 
 Precision = Literal["fp32", "bf16", "fp16"]
+MAX_SEED = 2**32 - 1  # largest seed (config and CLI); seeds derived from it stay in 64 bits
 
 
 @dataclass
@@ -204,6 +206,8 @@ def to_dict(cfg: Any) -> dict:
 def _positive(key: str, value: float | None, allow_zero: bool = False) -> None:
     if value is None:
         return
+    if not math.isfinite(value):
+        raise GankitError(f"{key}: must be a finite number, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         need = ">= 0" if allow_zero else "> 0"
         raise GankitError(f"{key}: must be {need}, got {value}")
@@ -217,6 +221,8 @@ def validate(cfg: Config) -> Config:
     nets.ARCHS.validate(cfg.model.arch, "model.arch")
     nets.PRIORS.validate(cfg.model.prior, "model.prior")
     data.check_name(cfg.data.name)
+    if not 0 <= cfg.seed <= MAX_SEED:  # derived seeds (seed * 1000 + rank, ...) must fit 64 bits
+        raise GankitError(f"seed: must be an integer in 0..{MAX_SEED}, got {cfg.seed}")
     if cfg.data.channels not in (None, 1, 3):
         raise GankitError(f"data.channels: must be 1, 3 or null, got {cfg.data.channels}")
     for key, val in [("data.resolution", cfg.data.resolution), ("model.z_dim", cfg.model.z_dim),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ from PIL import Image, UnidentifiedImageError
 from gankit.data.base import TensorData, convert_channels, resize_square
 from gankit.errors import GankitError
 
+# what np.load raises on a truncated, corrupt or pickled file
+_BAD_NPZ = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error)
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
@@ -136,25 +140,25 @@ def load_npz(path: str, resolution: int | None, channels: int | None) -> TensorD
     if not p.is_file():
         raise GankitError(f"npz file {p} does not exist")
     try:
-        with np.load(p, allow_pickle=False) as z:
-            if "x" not in z.files:
-                raise GankitError(f"npz file {p} has no array 'x' (found: {', '.join(z.files)})")
-            x = np.asarray(z["x"])
-            y = np.asarray(z["y"]) if "y" in z.files else None
-    except GankitError:
-        raise
-    except Exception as exc:  # zipfile/ValueError/OSError: all mean a bad file
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise GankitError(f"npz file {p} is a single array (.npy); save it with "
+                              "numpy.savez(path, x=...)")
+        with z:
+            names = z.files
+            x = np.asarray(z["x"]) if "x" in names else None
+            y = np.asarray(z["y"]) if "y" in names else None
+    except _BAD_NPZ as exc:
         raise GankitError(f"cannot read npz file {p}: {exc}") from None
-    if y is not None and (y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer)):
-        raise GankitError(f"npz file {p}: 'y' must be integer labels of shape ({len(x)},)")
+    if x is None:
+        raise GankitError(f"npz file {p} has no array 'x' (found: {', '.join(names) or 'none'})")
+    _check_npz_arrays(p, x, y)
     labels = torch.from_numpy(y.astype(np.int64)) if y is not None else None
-    ncls = int(y.max()) + 1 if y is not None and len(y) else 0
+    ncls = int(y.max()) + 1 if y is not None else 0
     if x.ndim == 2:
         return TensorData(f"npz:{path}", torch.from_numpy(x.astype(np.float32)), labels, ncls)
     if x.ndim == 3:
         x = x[:, None]
-    if x.ndim != 4:
-        raise GankitError(f"npz file {p}: 'x' must have 2, 3 or 4 dimensions, got {x.shape}")
     if x.shape[1] not in (1, 3) and x.shape[3] in (1, 3):
         x = x.transpose(0, 3, 1, 2)
     if x.shape[1] not in (1, 3):
@@ -168,3 +172,23 @@ def load_npz(path: str, resolution: int | None, channels: int | None) -> TensorD
         x = np.rint(xf).clip(0, 255).astype(np.uint8)
     images = convert_channels(torch.from_numpy(np.ascontiguousarray(x)), channels)
     return TensorData(f"npz:{path}", resize_square(images, resolution), labels, ncls)
+
+
+def _check_npz_arrays(p: Path, x: np.ndarray, y: np.ndarray | None) -> None:
+    """Shapes, dtypes and values of an npz's `x` and `y`, each mistake named in one line."""
+    if x.ndim not in (2, 3, 4):
+        raise GankitError(f"npz file {p}: 'x' must be (N, D) points or (N, C, H, W), (N, H, W, C) "
+                          f"or (N, H, W) images, got shape {x.shape}")
+    if x.shape[0] == 0 or 0 in x.shape[1:]:
+        raise GankitError(f"npz file {p}: 'x' of shape {x.shape} is empty")
+    if x.dtype.kind not in "biuf":
+        raise GankitError(f"npz file {p}: 'x' must hold real numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise GankitError(f"npz file {p}: 'x' holds NaN or infinite values")
+    if y is None:
+        return
+    if y.ndim != 1 or len(y) != len(x) or y.dtype.kind not in "iu":
+        raise GankitError(f"npz file {p}: 'y' must be integer labels of shape ({len(x)},), "
+                          f"got {y.dtype} {y.shape}")
+    if y.min() < 0:
+        raise GankitError(f"npz file {p}: 'y' labels must be >= 0, got {int(y.min())}")

@@ -4,15 +4,24 @@ real-vs-real floor, recorded with the protocol that produced them.
 Features are streamed in batches: FID keeps only running float64 moments (memory does not
 grow with n); KID, precision/recall and density/coverage keep the (n, d) features, whose
 pairwise distances are computed block by block. Real features are cached on disk keyed by
-the data's content, the extractor and the sample count. The floor is each metric between
-two disjoint halves of the real data (2-D mixtures: two independent exact samples), so a
-user sees what "perfect" scores at this sample size.
+the data's content, the extractor's identity (a hash of its weights, preprocessing and input
+protocol; see features.py) and the sample indices.
+
+The floor is each metric between two disjoint real samples of the size the user asked for
+(n vs n, the first of them the real set the generator is scored against), so a user sees what
+"perfect" scores at this sample size. When the data hold fewer than 2n images, the floor uses
+the largest equal disjoint halves (len // 2 each) and says so in `protocol["floor"]`. 2-D
+mixtures: n vs n independent exact samples.
+
+KID subsets and the Inception Score's shuffle are seeded with `eval.seed` (default 0), not
+torch-fidelity's default rng_seed 2020.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -37,8 +46,11 @@ METRICS = ("fid", "kid", "is", "pr", "dc", "modes")
 SCORE_DIRECTION = {"fid": -1, "kid": -1, "is": 1, "precision": 1, "recall": 1, "density": 1,
                    "coverage": 1, "hq": 1, "modes": 1, "mode_kl": -1, "classes": 1,
                    "class_kl": -1}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: keyed by Extractor.identity (weights + protocol), not by name
 
+# what torch.load / from_state_dict raise on a damaged or foreign cache file
+_BAD_CACHE = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError,
+              pickle.UnpicklingError, GankitError)
 Sampler = Callable[[int, int], torch.Tensor]  # (n, seed) -> samples in [-1, 1] / points
 
 
@@ -68,8 +80,8 @@ class Features:
 @dataclass
 class EvalResult:
     scores: dict[str, float]  # flat: fid, kid, kid_std, is, precision, ..., hq, modes
-    floor: dict[str, float]  # the same scores between two halves of the real data
-    protocol: dict = field(default_factory=dict)
+    floor: dict[str, float]  # the same scores between two disjoint real samples
+    protocol: dict = field(default_factory=dict)  # how: extractor, its input protocol, sizes, ...
 
     def to_dict(self) -> dict:
         return {"scores": self.scores, "real_vs_real_floor": self.floor, "protocol": self.protocol}
@@ -112,19 +124,24 @@ def _data_key(data: TensorData) -> str:
 
 def real_features(data: TensorData, extractor: Extractor, idx: torch.Tensor, batch_size: int,
                   keep: bool, cache: bool = True) -> Features:
-    """Features of data.x[idx], from the on-disk cache when the same request was made before."""
-    key = hashlib.sha256(f"v{CACHE_VERSION}|{_data_key(data)}|{extractor.name}|".encode()
+    """Features of data.x[idx], from the on-disk cache when the same request was made before.
+
+    The cache key is the data's content, `extractor.identity` and the indices; an extractor
+    without an identity is never cached.
+    """
+    use_cache = cache and extractor.identity is not None
+    key = hashlib.sha256(f"v{CACHE_VERSION}|{_data_key(data)}|{extractor.identity}|".encode()
                          + idx.numpy().tobytes()).hexdigest()[:32]
     path = cache_root(None) / "stats" / f"{key}.pt"
-    if cache and extractor.name != "custom" and path.is_file():
+    if use_cache and path.is_file():
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
             return Features(GaussianStats.from_state_dict(blob["stats"]), blob["feats"],
                             blob.get("logits"))
-        except Exception:  # a damaged cache entry is recomputed, never trusted
+        except _BAD_CACHE:  # a damaged cache entry is recomputed, never trusted
             path.unlink(missing_ok=True)
     out = extract(_batches(data.x[idx], batch_size), extractor, keep=True)
-    if cache and extractor.name != "custom":
+    if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         torch.save({"stats": out.stats.state_dict(), "feats": out.feats, "logits": out.logits},
@@ -173,13 +190,35 @@ def _modes(real: Features, fake: Features, data: Dataset) -> dict[str, float]:
             "class_kl": r.kl}
 
 
+def _real_and_floor(data: TensorData, extractor: Extractor, cfg: EvalConfig, keep: bool,
+                    floor: bool, gen: torch.Generator) -> tuple[Features, tuple, dict]:
+    """Real features for the scores and, if `floor`, two disjoint real samples for the floor:
+    n vs n when the data hold 2n images (the first is the scored real set), else the largest
+    equal halves."""
+    perm = torch.randperm(len(data), generator=gen)
+    n_real = min(cfg.n, len(data))
+    real = real_features(data, extractor, perm[:n_real], cfg.batch_size, keep)
+    info: dict = {"n_real": n_real, "real_split": "all images (seeded subset)"}
+    if not floor:
+        return real, (), {**info, "floor": "not computed", "floor_n": None}
+    m = cfg.n if len(data) >= 2 * cfg.n else len(data) // 2
+    a = real if m == n_real else real_features(data, extractor, perm[:m], cfg.batch_size, keep)
+    b = real_features(data, extractor, perm[m:2 * m], cfg.batch_size, keep)
+    text = f"{m} vs {m} disjoint real samples"
+    if m < cfg.n:
+        text += (f" (the data hold {len(data)} images, fewer than 2 x {cfg.n}: the largest "
+                 "equal disjoint halves)")
+    return real, (a, b), {**info, "floor": text, "floor_n": m}
+
+
 def evaluate(sample: Sampler, data: Dataset, cfg: EvalConfig, device: str = "cpu",
              extractor: Extractor | None = None, floor: bool = True) -> EvalResult:
     """Score `sample(n, seed)` against `data` with the metrics named in `cfg.metrics`."""
     metrics = parse_metrics(cfg.metrics)
     if extractor is None:
         name = cfg.extractor or default_extractor(data.name)
-        extractor = get_extractor(name, device=device, inception_weights=cfg.inception_weights)
+        extractor = get_extractor(name, device=device, inception_weights=cfg.inception_weights,
+                                  protocol=cfg.protocol)
     keep = any(m in metrics for m in ("kid", "pr", "dc"))
     is_mix = isinstance(data, MixtureData)
     fake = extract(_generated(sample, cfg.n, cfg.seed, cfg.batch_size), extractor, keep,
@@ -189,25 +228,21 @@ def evaluate(sample: Sampler, data: Dataset, cfg: EvalConfig, device: str = "cpu
         def exact(n: int) -> Features:
             pts = data.sample(n, gen)[0]
             return extract(iter(pts.split(cfg.batch_size)), extractor, keep, keep_points=True)
-        real, half_a, half_b = exact(cfg.n), exact(cfg.n), exact(cfg.n)
-        n_real, n_half = cfg.n, cfg.n
+        real = exact(cfg.n)
+        halves = (exact(cfg.n), exact(cfg.n)) if floor else ()
+        info = {"n_real": cfg.n, "real_split": "exact mixture samples",
+                "floor": f"{cfg.n} vs {cfg.n} independent exact samples" if floor
+                else "not computed", "floor_n": cfg.n if floor else None}
     else:
-        perm = torch.randperm(len(data), generator=gen)
-        n_real = min(cfg.n, len(data))
-        n_half = n_real // 2
-        real = real_features(data, extractor, perm[:n_real], cfg.batch_size, keep)
-        if floor:
-            half_a = real_features(data, extractor, perm[:n_half], cfg.batch_size, keep)
-            half_b = real_features(data, extractor, perm[n_half:2 * n_half], cfg.batch_size,
-                                   keep)
+        real, halves, info = _real_and_floor(data, extractor, cfg, keep, floor, gen)
     scores = _scores(metrics, real, fake, data, cfg)
-    floor_scores = _scores(metrics, half_a, half_b, data, cfg) if floor else {}
-    protocol = {"extractor": extractor.name, "metrics": metrics, "n_fake": cfg.n,
-                "n_real": n_real, "floor": f"{n_half} vs {n_half} disjoint real samples"
-                if not is_mix else f"{n_half} vs {n_half} independent exact samples",
-                "data": data.name, "real_split": "all images (seeded subset)" if not is_mix
-                else "exact mixture samples", "seed": cfg.seed,
-                "kid": {"subsets": cfg.kid_subsets, "subset_size": cfg.kid_subset_size},
+    floor_scores = _scores(metrics, *halves, data, cfg) if floor else {}
+    protocol = {"extractor": extractor.name, "extractor_identity": extractor.identity,
+                "inception_protocol": extractor.protocol, "metrics": metrics, "n_fake": cfg.n,
+                **info, "data": data.name, "seed": cfg.seed,
+                "kid": {"subsets": cfg.kid_subsets, "subset_size": cfg.kid_subset_size,
+                        "seed": cfg.seed},
+                "is": {"splits": 10, "shuffle_seed": cfg.seed},
                 "k": {"precision_recall": 3, "density_coverage": 5}}
     return EvalResult(scores, floor_scores, protocol)
 

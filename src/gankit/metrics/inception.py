@@ -1,12 +1,29 @@
-"""Inception-v3 as used for FID, in plain PyTorch (no torchvision).
+"""Inception-v3 as used for FID, in plain PyTorch (no torchvision), with two input protocols.
 
-Follows pytorch-fid's `fid_inception_v3()` (mseitzer/pytorch-fid, src/pytorch_fid/inception.py),
-which is torchvision's `Inception3` (torchvision/models/inception.py) with 1008 classes, no
-auxiliary head, and the TensorFlow-compatible blocks: average pools that ignore padding in
-Mixed_5b..5d, Mixed_6b..6e and Mixed_7b, and a max pool in Mixed_7c's pool branch. Module and
-parameter names match the state dict in `pt_inception-2015-12-05-6726825d.pth` (the file
-pytorch-fid and torch-fidelity use), so a user's existing copy loads with `load_inception`.
-Nothing is downloaded: gankit runs offline.
+The network is pytorch-fid's `fid_inception_v3()` (mseitzer/pytorch-fid, src/pytorch_fid/
+inception.py) = torch-fidelity's `FeatureExtractorInceptionV3` (toshas/torch-fidelity,
+torch_fidelity/feature_extractor_inceptionv3.py): torchvision's `Inception3` with 1008 classes,
+no auxiliary head, and the TensorFlow-compatible blocks (average pools that ignore padding in
+Mixed_5b..5d, Mixed_6b..6e and Mixed_7b, a max pool in Mixed_7c's pool branch). Module and
+parameter names match `pt_inception-2015-12-05-6726825d.pth` (pytorch-fid's file; torch-fidelity's
+`weights-inception-2015-12-05-6726825d.pth` holds the same state dict), so a user's existing copy
+loads with `load_inception`. Nothing is downloaded: gankit runs offline.
+
+What differs between FID implementations is the input pipeline (`protocol`, `eval.protocol`):
+- "tf" (default), the TensorFlow graph behind published FIDs, as torch-fidelity reproduces it.
+  torch-fidelity only accepts uint8 images, so images in [-1, 1] are first quantised exactly
+  as gankit saves PNGs (`gankit.data.base.to_uint8`: clamp, (x + 1) * 127.5, round half to
+  even; stylegan2-ada's `(x * 127.5 + 128).clamp(0, 255).to(uint8)` differs only at exact .5
+  ties), which gives real uint8 data back unchanged. Then, on 0..255 floats, TF1's bilinear
+  resize to 299 px (`tf.image.resize_bilinear`, align_corners=False: source = dst * in / out,
+  no half-pixel offset, no antialiasing; torch-fidelity's
+  `interpolate_bilinear_2d_like_tensorflow1x`, method "slow"), and (x - 128) / 128 (uint8 0 ->
+  -1, 255 -> 0.99219: not exactly gankit's [-1, 1]).
+- "pytorch-fid": pytorch-fid's pipeline (gankit's only one before `eval.protocol` existed):
+  float input, no quantisation, `F.interpolate(bilinear, align_corners=False)` to 299 px (its
+  2x - 1 step is not needed: gankit's images are already in [-1, 1]).
+Grey images are repeated to RGB in both. torch-fidelity resizes even 299 px input; at 299 px that
+resize is the identity bit for bit, so it is skipped here.
 """
 
 from __future__ import annotations
@@ -18,12 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.data.base import to_uint8
 from gankit.errors import GankitError
 
 ENV_VAR = "GANKIT_INCEPTION_WEIGHTS"
 WEIGHTS_FILE_NAME = "pt_inception-2015-12-05-6726825d.pth"
 INPUT_SIZE_PX = 299  # the resolution the TensorFlow graph was trained and exported at
 NUM_CLASSES = 1008  # the 2015 TF graph has 1008 outputs (1000 ImageNet classes + 8 unused)
+PROTOCOLS = ("tf", "pytorch-fid")  # input pipelines, see the module docstring
 
 _BN_COUNTER = "num_batches_tracked"  # BatchNorm buffer the weights file may lack
 
@@ -48,6 +67,33 @@ def _avg_pool_same(x: Tensor) -> Tensor:
 def _max_pool_same(x: Tensor) -> Tensor:
     # The FID graph's last block (Mixed_7c) max-pools here, unlike the paper and torchvision.
     return F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+
+
+def resize_bilinear_tf1(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """TF1 `resize_bilinear(align_corners=False)` of float (N, C, H, W) images.
+
+    Output pixel i samples the source at i * in / out (no half-pixel offset) and blends its two
+    neighbours, the upper one clamped at the border; no antialiasing when shrinking. The blend
+    order follows TF1's kernel, so float32 results equal torch-fidelity's TF1 port
+    (`interpolate_bilinear_2d_like_tensorflow1x`) bit for bit (tests/test_inception.py).
+    """
+
+    def axis(n_out: int, n_in: int) -> tuple[Tensor, Tensor, Tensor]:
+        pos = torch.arange(n_out, dtype=x.dtype, device=x.device)
+        pos = pos * torch.tensor(n_in / n_out, dtype=torch.float32)
+        lo = pos.long()
+        return lo, (lo + 1).clamp_max(n_in - 1), pos - lo.float()
+
+    def blend(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
+        return (b - a).mul_(w).add_(a)  # a + (b - a) * w, in place after the first op
+
+    y_lo, y_hi, dy = axis(size[0], x.shape[2])
+    x_lo, x_hi, dx = axis(size[1], x.shape[3])
+    top, bottom = x[:, :, y_lo, :], x[:, :, y_hi, :]
+    dx = dx.view(1, 1, 1, -1)
+    row_top = blend(top[:, :, :, x_lo], top[:, :, :, x_hi], dx)
+    row_bottom = blend(bottom[:, :, :, x_lo], bottom[:, :, :, x_hi], dx)
+    return blend(row_top, row_bottom, dy.view(1, 1, -1, 1))
 
 
 class InceptionA(nn.Module):
@@ -168,10 +214,18 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-    """The FID Inception-v3: images in [-1, 1] -> (pool3 features (N, 2048), logits (N, 1008))."""
+    """The FID Inception-v3: images in [-1, 1] -> (pool3 features (N, 2048), logits (N, 1008)).
 
-    def __init__(self) -> None:
+    protocol: "tf" (default) or "pytorch-fid", the input pipeline (module docstring). It is not
+    part of the weights: the same file serves both.
+    """
+
+    def __init__(self, protocol: str = "tf") -> None:
         super().__init__()
+        if protocol not in PROTOCOLS:
+            raise GankitError(f"Inception protocol must be one of {', '.join(PROTOCOLS)}, "
+                              f"got {protocol!r}")
+        self.protocol = protocol
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
@@ -190,18 +244,27 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7c = InceptionE(2048, max_pool=True)
         self.fc = nn.Linear(2048, NUM_CLASSES)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def preprocess(self, x: Tensor) -> Tensor:
+        """Images (N, 1 or 3, H, W) in [-1, 1] -> the network's (N, 3, 299, 299) input."""
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise GankitError(
                 f"Inception expects images (N, 1 or 3, H, W) in [-1, 1], got shape {tuple(x.shape)}"
             )
-        x = x.to(torch.float32)
-        if x.shape[-2:] != (INPUT_SIZE_PX, INPUT_SIZE_PX):
-            # Same resize as pytorch-fid; its [0, 1] -> [-1, 1] step is not needed here.
-            size = (INPUT_SIZE_PX, INPUT_SIZE_PX)
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grey -> RGB
+        size = (INPUT_SIZE_PX, INPUT_SIZE_PX)
+        if self.protocol == "tf":
+            x = to_uint8(x).to(torch.float32)  # 0..255, as a saved PNG; torch-fidelity's input
+            if x.shape[-2:] != size:
+                x = resize_bilinear_tf1(x, size)
+            x = (x - 128) / 128
+        else:
+            x = x.to(torch.float32)
+            if x.shape[-2:] != size:
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        return x.expand(-1, 3, -1, -1)  # grey -> RGB; RGB unchanged
+
+    def features(self, x: Tensor) -> Tensor:
+        """pool3 features (N, 2048) of images in [-1, 1]."""
+        x = self.preprocess(x)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))  # N x 64 x 147 x 147
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # N x 64 x 73 x 73
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # N x 192 x 71 x 71
@@ -210,7 +273,16 @@ class FIDInceptionV3(nn.Module):
                       self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
                       self.Mixed_7c):
             x = block(x)  # ends at N x 2048 x 8 x 8
-        features = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)  # pool3: N x 2048
+        return torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+
+    def unbiased_logits(self, features: Tensor) -> Tensor:
+        """features @ fc.weight^T: the logits without fc's bias, which the Inception Score uses
+        (torch-fidelity's `logits_unbiased`; the original TF IS code reads the graph's
+        un-biased matmul)."""
+        return features.mm(self.fc.weight.T)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.features(x)
         return features, self.fc(features)
 
 
@@ -250,10 +322,11 @@ def _check_state(state: object, model_state: Mapping[str, Tensor], path: str) ->
 
 
 def load_inception(
-    path: str | os.PathLike[str] | None = None, device: str = "cpu"
+    path: str | os.PathLike[str] | None = None, device: str = "cpu", protocol: str = "tf"
 ) -> FIDInceptionV3:
     """Build the FID Inception from a local weights file: `path`, else $GANKIT_INCEPTION_WEIGHTS.
 
+    protocol: the input pipeline, "tf" (default) or "pytorch-fid" (module docstring).
     Returns the model on `device`, in eval mode, with gradients off. Never downloads.
     """
     source = path if path is not None else (os.environ.get(ENV_VAR) or None)
@@ -268,7 +341,7 @@ def load_inception(
     except Exception as exc:  # any unpickling failure means a bad user file
         reason = " ".join(str(exc).split())[:200]
         raise GankitError(f"cannot load Inception weights {source}: {reason}") from exc
-    model = FIDInceptionV3()
+    model = FIDInceptionV3(protocol)
     full_state = dict(model.state_dict())  # supplies BatchNorm counters the file may lack
     _check_state(state, full_state, source)
     full_state.update(state)

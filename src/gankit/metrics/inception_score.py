@@ -1,14 +1,17 @@
 """Inception Score from classifier outputs: exp(E_x KL(p(y|x) || p(y))), over splits.
 
-Follows torch-fidelity (`toshas/torch-fidelity`, `torch_fidelity/metric_isc.py::
-isc_features_to_metric`): rows are shuffled with `np.random.RandomState(seed).permutation`,
-computed in float64, split into chunks of rows [i N // splits, (i+1) N // splits), and each
-chunk scores exp(mean_rows sum_c p (log p - log q)) with q the chunk's mean of p. The result is
-the mean and population std (np.std) of the chunk scores. torch-fidelity feeds it the 1008-way
-`logits_unbiased` of its Inception; any classifier's logits or probabilities work here.
+Follows torch-fidelity 0.4.0 (`toshas/torch-fidelity`, `torch_fidelity/metric_isc.py::
+isc_features_to_metric`): rows are shuffled with `np.random.RandomState(seed).permutation`
+(torch-fidelity: samples_shuffle=True, rng_seed=2020 by default), computed in float64, split
+into chunks of rows [i N // splits, (i+1) N // splits), and each chunk scores
+exp(mean_rows sum_c p (log p - log q)) with q the chunk's mean of p. The result is the mean and
+population std (np.std) of the chunk scores; the tests check it against that function.
+torch-fidelity feeds it the 1008-way `logits_unbiased` of its Inception (fc without its bias),
+and so does gankit's `inception` extractor; any classifier's logits or probabilities work here.
 
-One difference: terms with p = 0 count as 0 (0 log 0 = 0), where torch-fidelity would give NaN
-for a softmax that underflows to exactly 0; the values are otherwise identical.
+Differences: terms with p = 0 count as 0 (0 log 0 = 0), where torch-fidelity would give NaN
+for a softmax that underflows to exactly 0 (the values are otherwise identical); the default
+seed here is 2020, but `gankit.metrics.evaluate` passes `eval.seed` (default 0) and 10 splits.
 """
 
 from __future__ import annotations
@@ -65,8 +68,9 @@ def inception_score(logits: FeatureLike, splits: int = 10, shuffle: bool = True,
                     seed: int = 2020) -> ISResult:
     """IS from (N, C) classifier logits, exactly as torch-fidelity (softmax in float64).
 
-    splits: number of chunks (10 is the standard). shuffle/seed: permute rows first, as
-    torch-fidelity's samples_shuffle with rng_seed 2020; shuffle=False keeps the given order.
+    splits: number of chunks (10 is the standard). shuffle/seed: permute rows first with
+    RandomState(seed), as torch-fidelity's samples_shuffle/rng_seed (its default seed is 2020,
+    as here); shuffle=False keeps the given order.
     """
     x = _prepare(logits, "logits", splits, shuffle, seed)
     scores = _split_scores(x.softmax(dim=1), x.log_softmax(dim=1), splits)

@@ -1,19 +1,26 @@
 """Kernel Inception Distance: the polynomial-kernel MMD^2 averaged over random subsets.
 
-Follows torch-fidelity (`toshas/torch-fidelity`, `torch_fidelity/metric_kid.py`, itself adapted
-from `mbinkowski/MMD-GAN/gan/compute_scores.py`) with its defaults: kernel
-k(x, y) = (gamma x.y + coef0)^degree with degree 3, gamma = 1/d, coef0 = 1; 100 subsets of
-1000 samples, each drawn without replacement from each set with
-`np.random.RandomState(seed).choice` (real first, then fake, per subset), so the subsets are the
-ones torch-fidelity draws for the same seed. The estimator is torch-fidelity's "unbiased" one:
+Follows torch-fidelity 0.4.0 (`toshas/torch-fidelity`, `torch_fidelity/metric_kid.py::
+kid_features_to_metric`, itself adapted from `mbinkowski/MMD-GAN/gan/compute_scores.py`) with
+its defaults: kernel k(x, y) = (gamma x.y + coef0)^degree with degree 3, gamma = 1/d,
+coef0 = 1; 100 subsets of 1000 samples. One `np.random.RandomState(seed)` draws, per subset,
+`choice(n_fake, m, replace=False)` for the generated set and then `choice(n_real, m,
+replace=False)` for the real set: torch-fidelity's order for `features_1` then `features_2`
+under its convention input1 = generated, input2 = real. So `kid(real, fake, seed=s)` uses the
+subsets of torch-fidelity's `kid_features_to_metric(fake, real, rng_seed=s)` (equivalently
+`calculate_metrics(input1=generated, input2=real, rng_seed=s)`) on the same features in the same
+order; the tests check it against that function. The estimator is torch-fidelity's "unbiased"
+one:
 
     MMD^2 = (sum_{i!=j} Kxx + sum_{i!=j} Kyy) / (m (m-1)) - 2 sum_{i,j} Kxy / m^2
 
 (the cross term keeps its diagonal). The reported std is the population std over subsets
 (np.std), as torch-fidelity and torchmetrics report it.
 
-Differences: kernels are computed in float64 (torch-fidelity uses the features' float32), and a
-set smaller than `subset_size` shrinks the subset instead of failing (see `kid`).
+Differences: kernels are computed in float64 (torch-fidelity uses its features' dtype, float32
+from its extractors); a set smaller than `subset_size` shrinks the subset instead of failing
+(see `kid`); the default seed here is torch-fidelity's 2020, but `gankit.metrics.evaluate`
+passes `eval.seed` (default 0).
 """
 
 from __future__ import annotations
@@ -77,7 +84,9 @@ def kid(real: FeatureLike, fake: FeatureLike, subsets: int = 100, subset_size: i
         raises here. We shrink because small evaluation runs (tests, quick checks) should still
         give a number, and the recorded size tells the reader it is not comparable to KIDs at
         1000 (KID's variance, not its expectation, depends on the subset size).
-    gamma: kernel scale, None = 1/d.  seed: seeds the subset draws (torch-fidelity's 2020).
+    gamma: kernel scale, None = 1/d.
+    seed: seeds the subset draws (default torch-fidelity's rng_seed 2020); per subset the fake
+        indices are drawn first, then the real ones (module docstring).
     """
     x, y = to_features(real, "real"), to_features(fake, "fake")
     check_same_dim(x, y)
@@ -98,8 +107,8 @@ def kid(real: FeatureLike, fake: FeatureLike, subsets: int = 100, subset_size: i
     rng = np.random.RandomState(seed)
     mmds = np.zeros(subsets)
     for i in range(subsets):
+        idx_y = torch.from_numpy(rng.choice(n_fake, m, replace=False))  # torch-fidelity's input1
         idx_x = torch.from_numpy(rng.choice(n_real, m, replace=False))
-        idx_y = torch.from_numpy(rng.choice(n_fake, m, replace=False))
         mmds[i] = polynomial_mmd2(x[idx_x], y[idx_y], degree, gamma, coef0)
     return KIDResult(mean=float(np.mean(mmds)), std=float(np.std(mmds)), subsets=subsets,
                      subset_size=m)

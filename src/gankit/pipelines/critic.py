@@ -23,6 +23,7 @@ from gankit.errors import GankitError
 from gankit.nets import build_net
 from gankit.pipelines.generate import GeneratorPipeline
 from gankit.train import checkpoint
+from gankit.train.distributed import resolve_device
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Critic:
 
 
 def load_critic(path: str | Path, device: str = "cpu") -> Critic:
+    dev = resolve_device(str(device))
     ckpt = checkpoint.load(path, device="cpu")
     try:
         d = build_net(ckpt["specs"]["d"])
@@ -50,7 +52,7 @@ def load_critic(path: str | Path, device: str = "cpu") -> Critic:
     except (KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise GankitError(f"checkpoint {path} does not match its recorded model: {first}") from None
-    return Critic(d.to(device).eval(), cfg, tuple(ckpt["data_shape"]), torch.device(device))
+    return Critic(d.to(dev).eval(), cfg, tuple(ckpt["data_shape"]), dev)
 
 
 @dataclass(frozen=True)

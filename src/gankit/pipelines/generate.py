@@ -16,9 +16,10 @@ from torch import nn
 from gankit.config import Config, from_dict
 from gankit.data.base import to_uint8
 from gankit.errors import GankitError
-from gankit.images import save_grid, scatter
+from gankit.images import IMAGE_SUFFIXES, save_grid, scatter
 from gankit.nets import PRIORS, build_net
 from gankit.train import checkpoint
+from gankit.train.distributed import resolve_device
 
 
 @dataclass
@@ -48,29 +49,50 @@ class GeneratorPipeline:
             raise GankitError(f"n must be positive, got {n}")
         return self.generate(self.latents(n, seed), batch_size)
 
-    def save(self, samples: torch.Tensor, out: str | Path) -> list[Path]:
-        """Write samples as a grid (.png/.jpg), an array file (.npz: x in [-1, 1], and
-        uint8 images) or, for a path without a suffix, a folder of single PNGs."""
+    def output_kind(self, out: str | Path) -> str:
+        """"npz", "image" or "folder": how `save` writes to `out`; a GankitError (before any
+        work) for a path it cannot write these samples to."""
         out = Path(out)
-        if out.suffix == ".npz":
-            out.parent.mkdir(parents=True, exist_ok=True)
+        suffix = out.suffix.lower()
+        if suffix == ".npz":
+            return "npz"
+        if suffix in IMAGE_SUFFIXES:
+            return "image"
+        if suffix:
+            raise GankitError(f"--out {out}: use {'/'.join(IMAGE_SUFFIXES)} for a "
+                              f"{'grid' if self.is_image else 'scatter plot'}, .npz for arrays"
+                              + (", or a folder name for single PNGs" if self.is_image else ""))
+        if not self.is_image:
+            raise GankitError(f"--out {out}: single PNGs need image samples; this run models "
+                              f"{self.data_shape[0]}-D points: use .npz or .png")
+        return "folder"
+
+    def save(self, samples: torch.Tensor, out: str | Path) -> list[Path]:
+        """Write samples as a grid (.png/.jpg; a scatter plot for points), an array file (.npz:
+        x in [-1, 1], and uint8 images) or, for a path without a suffix, a folder of PNGs."""
+        out = Path(out)
+        kind = self.output_kind(out)
+        if kind == "npz":
             arrays = {"x": samples.numpy()}
             if self.is_image:
                 arrays["images"] = to_uint8(samples).numpy()
-            np.savez(out, **arrays)
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with open(out, "wb") as fh:  # a file object: np.savez would add ".npz" to X.NPZ
+                    np.savez(fh, **arrays)
+            except OSError as exc:
+                raise GankitError(f"cannot write {out}: {exc}") from None
             return [out]
-        if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        if kind == "image":
             if self.is_image:
                 save_grid(to_uint8(samples), out)
             else:
                 scatter(samples, out)
             return [out]
-        if out.suffix:
-            raise GankitError(f"--out {out}: use .png/.jpg for a grid, .npz for arrays, or a "
-                              "folder name for single PNGs")
-        if not self.is_image:
-            raise GankitError("single PNGs need image samples; use .npz or .png for 2-D points")
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise GankitError(f"cannot create folder {out}: {exc}") from None
         paths = []
         for i, img in enumerate(to_uint8(samples)):
             path = out / f"{i:06d}.png"
@@ -81,6 +103,7 @@ class GeneratorPipeline:
 
 def load(path: str | Path, device: str = "cpu", ema: bool = True) -> GeneratorPipeline:
     """A run folder or checkpoint file -> a ready-to-sample generator (EMA weights by default)."""
+    dev = resolve_device(str(device))
     ckpt = checkpoint.load(path, device="cpu")
     try:
         cfg = from_dict(Config, ckpt["config"])
@@ -89,6 +112,4 @@ def load(path: str | Path, device: str = "cpu", ema: bool = True) -> GeneratorPi
     except (KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise GankitError(f"checkpoint {path} does not match its recorded model: {first}") from None
-    dev = torch.device(device if device != "auto" else
-                       ("cuda" if torch.cuda.is_available() else "cpu"))
     return GeneratorPipeline(g.to(dev).eval(), cfg, tuple(ckpt["data_shape"]), dev)

@@ -10,14 +10,24 @@ disk, then renamed over the target: a crash leaves the previous checkpoint intac
 from __future__ import annotations
 
 import os
+import pickle
+import signal
 from pathlib import Path
 
 import torch
 
 from gankit.errors import GankitError
 
+# what torch.load raises on an empty, truncated, corrupt or unsafe file
+_BAD_FILE = (OSError, EOFError, RuntimeError, ValueError, LookupError, pickle.UnpicklingError)
 FORMAT = "gankit-checkpoint"
 VERSION = 1
+
+
+# Test hook (tests/test_crash.py): with GANKIT_TEST_KILL_IN_SAVE=N in the environment, the
+# process SIGKILLs itself while writing the checkpoint of step N, after half of the temporary
+# file reached the disk, as a power cut or an OOM killer would. Unset, it costs one lookup.
+KILL_ENV = "GANKIT_TEST_KILL_IN_SAVE"
 
 
 def save(payload: dict, path: Path) -> None:
@@ -27,8 +37,18 @@ def save(payload: dict, path: Path) -> None:
     with open(tmp, "wb") as fh:
         torch.save({"format": FORMAT, "version": VERSION, **payload}, fh)
         fh.flush()
+        if os.environ.get(KILL_ENV) == str(payload.get("state", {}).get("step")):
+            fh.truncate(fh.tell() // 2)
+            os.fsync(fh.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def find(path: str | Path) -> Path:
@@ -37,7 +57,9 @@ def find(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "checkpoints" / "last.pt"
         if not p.is_file():
-            raise GankitError(f"no checkpoint in run folder {path} (looked for {p})")
+            hint = ("; a run that stopped before its first checkpoint starts again with "
+                    f"`gankit train --resume {path}`") if (p.parents[1] / "config.yaml").is_file() else ""
+            raise GankitError(f"no checkpoint in run folder {path} (looked for {p}){hint}")
     elif not p.is_file():
         raise GankitError(f"{path} is neither a run folder nor a checkpoint file")
     return p
@@ -48,7 +70,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
     p = find(path)
     try:
         ckpt = torch.load(p, map_location=device, weights_only=True)
-    except Exception as exc:  # truncated zip, bad magic, unsafe pickle: all unusable
+    except _BAD_FILE as exc:  # truncated zip, bad magic, unsafe pickle: all unusable
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GankitError(f"checkpoint {p} is truncated, corrupt or not a safe torch file "
                           f"({first})") from None

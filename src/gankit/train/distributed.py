@@ -9,7 +9,7 @@ DDP's buffer broadcast is off so D can be called on real and fake batches separa
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -23,7 +23,7 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def is_main(self) -> bool:
@@ -35,14 +35,23 @@ class DistInfo:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """auto | cpu | cuda | cuda:N -> a device that exists here, or a GankitError naming it."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise GankitError(f"device={name}: no CUDA GPU is available here; use device=cpu")
-        if name == "cuda":
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    index = name[5:] if name.startswith("cuda:") else None
+    if name != "cuda" and not (index is not None and index.isdigit()):
+        raise GankitError(f"device {name!r} is not allowed; choose auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise GankitError(f"device={name}: no CUDA GPU is available here; use device=cpu")
+    count = torch.cuda.device_count()
+    if index is None:
+        return torch.device("cuda", local_rank % count)
+    if int(index) >= count:
+        raise GankitError(f"device={name}: this machine has {count} CUDA GPU(s), "
+                          f"cuda:0..cuda:{count - 1}")
+    return torch.device("cuda", int(index))
 
 
 def setup(device: str) -> DistInfo:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
 
 from gankit import data as data_mod
 from gankit.config import Config
+from gankit.data.base import Dataset
 from gankit.errors import GankitError
 from gankit.losses import Objective
 from gankit.train import distributed, runs
@@ -20,6 +22,35 @@ from gankit.train.step import StepContext, train_step
 def _check_precision(cfg: Config, device: torch.device) -> None:
     if cfg.train.precision == "fp16" and device.type != "cuda":
         raise GankitError("train.precision=fp16 needs a CUDA GPU; on CPU use bf16 or fp32")
+
+
+def _check_eval(cfg: Config, data: Dataset, info: DistInfo) -> None:
+    """With train.eval_every > 0, fail now, not at the first evaluation: evaluate a few noise
+    samples once (extractor and weights file, metric/extractor/data pairs, the metrics'
+    minimum sample counts against eval.n, eval.best among the scores)."""
+    if not cfg.train.eval_every:
+        return
+    from gankit.metrics.evaluate import evaluate
+
+    error = None
+    if info.is_main:
+        gen = torch.Generator().manual_seed(0)
+
+        def noise(n: int, _seed: int) -> torch.Tensor:
+            return torch.rand(n, *data.shape, generator=gen) * 2 - 1
+
+        probe = dataclasses.replace(cfg.eval, n=min(cfg.eval.n, 16))
+        try:
+            with torch.random.fork_rng(devices=[]):
+                scores = evaluate(noise, data, probe, device=str(info.device), floor=False).scores
+            if cfg.eval.best is not None and cfg.eval.best not in scores:
+                raise GankitError(f"eval.best={cfg.eval.best} is not among the scores of "
+                                  f"eval.metrics={cfg.eval.metrics} ({', '.join(scores)})")
+        except GankitError as exc:
+            error = exc
+    if distributed.any_flag(error is not None, info):
+        raise GankitError(f"train.eval_every={cfg.train.eval_every}: the evaluation would fail: "
+                          f"{error or 'see rank 0'}")
 
 
 def _note_replanned_decay(cfg: Config, ckpt: dict, step: int) -> None:
@@ -41,15 +72,15 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     """
     ckpt = None
     if resume is not None:
-        cfg, ckpt = runs.resume_config(resume, list(overrides or []))
-        run = Path(resume)
+        run, cfg, ckpt = runs.open_run(resume, list(overrides or []))
+        runs.check_step(run, cfg, ckpt)
     else:
         if out is None:
             raise GankitError("give --out RUN_DIR for a new run")
         run = runs.new_run(out)
     info = distributed.setup(cfg.device)
     try:
-        run_steps(cfg, run, ckpt, info)
+        run_steps(cfg, run, None, info)
     finally:
         distributed.teardown(info)
     return run
@@ -61,14 +92,14 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     data = data_mod.load(cfg.data)
+    _check_eval(cfg, data, info)
     sampler = data_mod.make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
     st = make_state(cfg, data.shape, sampler, info)
     if ckpt is not None:
         st.load_state_dict(ckpt["state"], info.rank, info.world)
     if info.is_main:
         runs.write_config(run, cfg)
-        if ckpt is not None:
-            runs.trim_log(run, st.step)
+        runs.tidy(run, st.step)
         print(f"gankit: {cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
               f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
               f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)

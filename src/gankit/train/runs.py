@@ -1,7 +1,10 @@
 """Run folders: create a new one without overwriting anything, or reopen one to resume.
 
 A resume takes its config from the run's last checkpoint; only keys that cannot change the
-training trajectory may be overridden (length, intervals, logging, threads, device).
+training trajectory may be overridden (length, intervals, logging, threads, device). A run
+that stopped before its first checkpoint holds nothing worth keeping (config.yaml, a few
+log lines and grids): `--resume` starts it again from its config.yaml and `--out` reuses it.
+Other commands' outputs are checked here too, so that none lands on a run's own files.
 """
 
 from __future__ import annotations
@@ -19,16 +22,92 @@ from gankit.train import checkpoint
 RESUMABLE_KEYS = {"train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                   "train.n_samples", "train.progress", "train.tensorboard", "train.threads",
                   "device", "train.eval_every"}  # and every eval.* key
+RUN_ENTRIES = {"config.yaml", "metrics.jsonl", "checkpoints", "samples", "tb"}  # what training writes
+_RUN_SUBFOLDERS = {"checkpoints", "samples", "tb"}
+
+
+def is_run(path: Path) -> bool:
+    """True for a folder that training has written to (or that looks like one)."""
+    return (path / "config.yaml").is_file() or (path / "checkpoints").is_dir()
+
+
+def _checkpoint_files(run: Path) -> list[Path]:
+    folder = run / "checkpoints"
+    return sorted(folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def _is_restartable(run: Path) -> bool:
+    """A run that stopped before its first checkpoint: only training's own entries (and
+    temporary files) and a config.yaml that gankit wrote."""
+    if _checkpoint_files(run):
+        return False
+    names = {p.name for p in run.iterdir() if not p.name.startswith(".")}
+    if not names:
+        return True
+    if not names <= RUN_ENTRIES or not (run / "config.yaml").is_file():
+        return False
+    try:
+        C.from_dict(C.Config, C.load_yaml(str(run / "config.yaml")))
+    except GankitError:
+        return False
+    return True
+
+
+def _check_parent(path: Path, what: str) -> None:
+    """The nearest existing ancestor of `path` must be a folder."""
+    for anc in path.absolute().parents:
+        if anc.exists():
+            if not anc.is_dir():
+                raise GankitError(f"{what} {path}: {anc} is a file, not a folder")
+            return
 
 
 def new_run(out: str | Path) -> Path:
+    """The folder for a new run: new, empty, or a run that stopped before its first checkpoint."""
+    if str(out).strip() == "":
+        raise GankitError("--out: give a folder name for the new run")
     run = Path(out).expanduser()
-    if (run / "config.yaml").exists() or (run / "checkpoints").exists():
-        raise GankitError(f"{run} already holds a run; continue it with "
-                          f"`gankit train --resume {run}` or choose another --out")
     if run.exists() and not run.is_dir():
         raise GankitError(f"--out {run} exists and is not a folder")
+    _check_parent(run, "--out")
+    if run.is_dir() and not _is_restartable(run):
+        if is_run(run):
+            raise GankitError(f"{run} already holds a run; continue it with "
+                              f"`gankit train --resume {run}` or choose another --out")
+        raise GankitError(f"--out {run} is a folder with other files in it; give a new or "
+                          "empty folder for the run")
     return run
+
+
+def open_run(resume: str | Path, overrides: list[str]) -> tuple[Path, C.Config, dict | None]:
+    """(run folder, config, checkpoint) for `--resume RUN` (or RUN/checkpoints/last.pt).
+
+    The checkpoint is None for a run that stopped before its first checkpoint: it starts
+    again from its config.yaml, and any override is allowed (there is no state to match).
+    """
+    p = Path(resume).expanduser()
+    if p.is_file():
+        if p.name != "last.pt" or p.parent.name != "checkpoints":
+            raise GankitError(f"--resume {p}: give a run folder (or its checkpoints/last.pt); "
+                              "a run continues only from its own last checkpoint")
+        p = p.parent.parent
+    elif not p.is_dir():
+        raise GankitError(f"--resume {resume} is neither a run folder nor a checkpoint file")
+    if (p / "checkpoints" / "last.pt").is_file():
+        cfg, ckpt = resume_config(p, overrides)
+        return p, cfg, ckpt
+    if (p / "config.yaml").is_file() and _is_restartable(p):
+        return p, C.build(str(p / "config.yaml"), overrides), None
+    raise GankitError(f"no checkpoint in run folder {p} (looked for checkpoints/last.pt"
+                      + (")" if is_run(p) else " and config.yaml)"))
+
+
+def check_step(run: Path, cfg: C.Config, ckpt: dict | None) -> None:
+    """A resume must have steps left to train."""
+    step = int(ckpt["state"]["step"]) if ckpt is not None else 0
+    if cfg.train.steps <= step:
+        raise GankitError(f"run {run} is at step {step} and train.steps={cfg.train.steps}: "
+                          f"nothing to train; continue with train.steps=N for N > {step}")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -65,13 +144,64 @@ def write_config(run: Path, cfg: C.Config) -> None:
     os.replace(tmp, run / "config.yaml")
 
 
+def _record_step(line: str) -> int | None:
+    """The step of one metrics.jsonl line; None for a line a crash tore (not a JSON object)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return int(record.get("step", 0)) if isinstance(record, dict) else None
+
+
 def trim_log(run: Path, step: int) -> None:
-    """Drop metrics.jsonl records past `step` (written after the checkpoint we resume from)."""
+    """Drop metrics.jsonl records past `step` (written after the checkpoint we resume from),
+    and a last line torn by a crash."""
     log = run / "metrics.jsonl"
     if not log.is_file():
         return
-    keep = [line for line in log.read_text().splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step]
+    keep = []
+    for line in log.read_text(errors="replace").splitlines():
+        s = _record_step(line) if line.strip() else None
+        if s is not None and s <= step:
+            keep.append(line)
     tmp = run / f".metrics.jsonl.tmp{os.getpid()}"
     tmp.write_text("".join(f"{line}\n" for line in keep))
     os.replace(tmp, log)
+
+
+def tidy(run: Path, step: int) -> None:
+    """Before training from `step`: trim the log, drop sample grids past `step` (a later state
+    made them; training makes them again) and temporary files a killed process left."""
+    trim_log(run, step)
+    for grid in (run / "samples").glob("step-*.png"):
+        if grid.stem[5:].isdigit() and int(grid.stem[5:]) > step:
+            grid.unlink()
+    for folder in (run, run / "checkpoints"):
+        for tmp in folder.glob(".*.tmp*"):
+            if tmp.is_file():
+                tmp.unlink()
+
+
+def check_output(path: str | Path, what: str, folder: bool = False) -> Path:
+    """Refuse, before any work, an output path that cannot be written (its folder is missing,
+    or it is a folder where a file is meant) or that would land on a run's own files:
+    config.yaml, metrics.jsonl, checkpoints/, samples/, tb/, or PNGs scattered into a run."""
+    if str(path).strip() == "":
+        raise GankitError(f"{what}: give a path")
+    p = Path(path).expanduser()
+    if folder and p.exists() and not p.is_dir():
+        raise GankitError(f"{what} {p} exists and is not a folder")
+    if not folder and p.is_dir():
+        raise GankitError(f"{what} {p} is a folder; give a file name")
+    parent = p.parent
+    if not parent.is_dir():
+        raise GankitError(f"{what} {p}: folder {parent} does not exist")
+    if folder and is_run(p):
+        raise GankitError(f"{what} {p} is a run folder; give a new folder for the PNGs")
+    if is_run(parent) and (p.name in _RUN_SUBFOLDERS or p.name in RUN_ENTRIES):
+        raise GankitError(f"{what} {p} would overwrite the run's own {p.name}; choose another "
+                          "name")
+    if parent.name in _RUN_SUBFOLDERS and is_run(parent.parent):
+        raise GankitError(f"{what} {p}: {parent} belongs to the run {parent.parent}; write "
+                          "outside it")
+    return p
