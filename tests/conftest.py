@@ -33,6 +33,17 @@ def build(overrides: list[str]) -> config.Config:
     return config.build(None, overrides)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_machine_state(tmp_path_factory):
+    """Nothing left on the machine (a feature cache, a weights file named in the environment)
+    reaches a test, including module-scoped fixtures, which run before per-test fixtures."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.delenv("GANKIT_INCEPTION_WEIGHTS", raising=False)
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))

@@ -80,7 +80,7 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
         run = runs.new_run(out)
     info = distributed.setup(cfg.device)
     try:
-        run_steps(cfg, run, None, info)
+        run_steps(cfg, run, ckpt, info)
     finally:
         distributed.teardown(info)
     return run
