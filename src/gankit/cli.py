@@ -141,9 +141,9 @@ def _interpolate(args: argparse.Namespace) -> None:
     from gankit.pipelines.interpolate import interpolate
     from gankit.train.runs import check_output
 
-    seeds = [_seed(s, "--seeds") for s in args.seeds.split(",")]
     check_output(check_image_path(args.out), "--out")
     pipe = load(args.run, device=args.device)
+    seeds = args.seeds
     path = interpolate(pipe, seeds, args.steps, args.mode)
     if pipe.is_image:
         save_grid(to_uint8(path.flatten(0, 1)), args.out, nrow=args.steps)
@@ -211,24 +211,23 @@ def _list(_: argparse.Namespace) -> None:
         print(f"  {name}")
 
 
-def _seed(text: str, what: str = "seed") -> int:
+def _seed(text: str) -> int:
     """A seed as the config takes it: an integer in 0..MAX_SEED."""
     from gankit.config import MAX_SEED
 
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
         value = -1
     if not 0 <= value <= MAX_SEED:
-        raise GankitError(f"{what}: {text!r} is not a seed; give integers in 0..{MAX_SEED}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed; give an integer in "
+                                         f"0..{MAX_SEED}")
     return value
 
 
-def _seed_arg(text: str) -> int:
-    try:
-        return _seed(text)
-    except GankitError as exc:
-        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+def _seeds(text: str) -> list[int]:
+    """Comma-separated seeds (--seeds 0,1,2)."""
+    return [_seed(part) for part in text.split(",")]
 
 
 def _count(text: str) -> int:
@@ -264,7 +263,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained generator")
     s.add_argument("run", help="run folder or checkpoint file")
     s.add_argument("--n", type=_count, default=64, help="number of samples")
-    s.add_argument("--seed", type=_seed_arg, default=0, help="latent seed")
+    s.add_argument("--seed", type=_seed, default=0, help="latent seed")
     s.add_argument("--out", default="samples.png",
                    help="grid image (.png), arrays (.npz) or a folder for single PNGs")
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
@@ -281,10 +280,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_count, help="generated samples (default: the run's eval.n)")
     e.add_argument("--extractor", help="lenet-mnist, lenet-digits, inception or raw")
     e.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
-    e.add_argument("--seed", type=_seed_arg, help="latent seed")
+    e.add_argument("--seed", type=_seed, help="latent seed")
     e.add_argument("--json", help="write the scores and the protocol here")
     e.add_argument("--reject", action="store_true", help="also score rejection sampling")
-    e.add_argument("--gamma-percentile", type=_percentile, default=80.0, help="DRS shift percentile")
+    e.add_argument("--gamma-percentile", type=_percentile, default=80.0,
+                   help="DRS shift percentile")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=_eval)
     sc = sub.add_parser("score", help="rank images by D's output; D's real vs generated histogram")
@@ -297,7 +297,8 @@ def parser() -> argparse.ArgumentParser:
     sc.set_defaults(func=_score)
     it = sub.add_parser("interpolate", help="latent interpolation between seeds")
     it.add_argument("run")
-    it.add_argument("--seeds", default="0,1,2,3", help="comma-separated seeds (one path per pair)")
+    it.add_argument("--seeds", type=_seeds, default="0,1,2,3",
+                    help="comma-separated seeds (one path per pair)")
     it.add_argument("--steps", type=int, default=8)
     it.add_argument("--mode", default="slerp", help="lerp or slerp")
     it.add_argument("--out", default="interpolation.png")
@@ -307,7 +308,7 @@ def parser() -> argparse.ArgumentParser:
     nn_.add_argument("run")
     nn_.add_argument("--n", type=_count, default=8)
     nn_.add_argument("--k", type=_count, default=5)
-    nn_.add_argument("--seed", type=_seed_arg, default=0)
+    nn_.add_argument("--seed", type=_seed, default=0)
     nn_.add_argument("--extractor", help="feature space: an extractor name or pixels "
                      "(default: the data set's extractor)")
     nn_.add_argument("--out", default="nearest.png")

@@ -89,6 +89,8 @@ def drs_sample(pipe: GeneratorPipeline, critic: Critic, real: torch.Tensor, n: i
                burn_in: int = 2000, eps: float = 1e-6, max_proposals: int | None = None
                ) -> DRSResult:
     """n samples by discriminator rejection sampling; `real` calibrates D (in [-1, 1])."""
+    if n <= 0:
+        raise GankitError(f"n must be positive, got {n}")
     if not 0 <= gamma_percentile <= 100:
         raise GankitError(f"gamma percentile must be in [0, 100], got {gamma_percentile}")
     if len(real) < 2:

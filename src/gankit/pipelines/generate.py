@@ -50,8 +50,8 @@ class GeneratorPipeline:
         return self.generate(self.latents(n, seed), batch_size)
 
     def output_kind(self, out: str | Path) -> str:
-        """"npz", "image" or "folder": how `save` writes to `out`; a GankitError (before any
-        work) for a path it cannot write these samples to."""
+        """How `save` writes to `out` (npz, image or folder); a GankitError, before any work,
+        for a path these samples cannot be written to."""
         out = Path(out)
         suffix = out.suffix.lower()
         if suffix == ".npz":

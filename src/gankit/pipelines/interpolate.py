@@ -24,7 +24,8 @@ def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
                 mode: str = "slerp") -> torch.Tensor:
     """Samples along paths seed[i] -> seed[i+1]: (len(seeds) - 1, steps, *sample_shape)."""
     if len(seeds) < 2 or steps < 2:
-        raise GankitError("interpolation needs at least 2 seeds and 2 steps")
+        raise GankitError(f"interpolation needs at least 2 seeds and 2 steps; got {len(seeds)} "
+                          f"seed(s) and {steps} step(s)")
     if mode not in ("lerp", "slerp"):
         raise GankitError(f"interpolation mode {mode!r}: choose lerp or slerp")
     z = torch.cat([pipe.latents(1, seed=s) for s in seeds])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from gankit.data.base import to_unit_range
 from gankit.data.folder import IMAGE_EXTS, _decode, list_images, load_npz
@@ -17,19 +18,29 @@ from gankit.pipelines.critic import Critic
 def load_images(path: str | Path, shape: tuple[int, ...]) -> tuple[list[str], torch.Tensor]:
     """(names, float images in [-1, 1]) from a folder, one image file, or an .npz file,
     converted to D's channels and resolution."""
-    if len(shape) != 3:
-        raise GankitError("scoring files needs an image model; this run models points")
-    c, res = shape[0], shape[1]
     p = Path(path).expanduser()
-    if p.suffix == ".npz":
-        data = load_npz(str(p), res, c)
+    if not p.exists():
+        raise GankitError(f"{p} does not exist; give an image folder, an image file or an .npz")
+    if p.is_file() and p.suffix.lower() != ".npz" and p.suffix.lower() not in IMAGE_EXTS:
+        raise GankitError(f"{p} is not an .npz or an image file ({', '.join(sorted(IMAGE_EXTS))})")
+    if p.suffix.lower() == ".npz":
+        data = load_npz(str(p), shape[1] if len(shape) == 3 else None,
+                        shape[0] if len(shape) == 3 else None)
+        if tuple(data.shape) != tuple(shape):
+            kind = "images" if len(shape) == 3 else f"{shape[0]}-D points"
+            raise GankitError(f"npz file {p} holds samples of shape {tuple(data.shape)}; this run "
+                              f"models {kind} of shape {tuple(shape)}")
         return [f"{p.name}[{i}]" for i in range(len(data))], to_unit_range(data.x)
-    files = [p] if p.is_file() and p.suffix.lower() in IMAGE_EXTS else list_images(p)[0]
+    if len(shape) != 3:
+        raise GankitError(f"this run models {shape[0]}-D points: score them from an .npz "
+                          "file with an (N, D) array x, not from images")
+    c, res = shape[0], shape[1]
+    files = [p] if p.is_file() else list_images(p)[0]
     arrays = []
     for f in files:
         try:
             arrays.append(_decode(f, "RGB" if c == 3 else "L", res))
-        except OSError as exc:
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise GankitError(f"cannot read image {f}: {exc}") from None
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     return [str(f) for f in files], to_unit_range(x)

@@ -57,8 +57,10 @@ def find(path: str | Path) -> Path:
     if p.is_dir():
         p = p / "checkpoints" / "last.pt"
         if not p.is_file():
-            hint = ("; a run that stopped before its first checkpoint starts again with "
-                    f"`gankit train --resume {path}`") if (p.parents[1] / "config.yaml").is_file() else ""
+            hint = ""
+            if (p.parents[1] / "config.yaml").is_file():
+                hint = ("; a run that stopped before its first checkpoint starts again with "
+                        f"`gankit train --resume {path}`")
             raise GankitError(f"no checkpoint in run folder {path} (looked for {p}){hint}")
     elif not p.is_file():
         raise GankitError(f"{path} is neither a run folder nor a checkpoint file")

@@ -22,7 +22,7 @@ from gankit.train import checkpoint
 RESUMABLE_KEYS = {"train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                   "train.n_samples", "train.progress", "train.tensorboard", "train.threads",
                   "device", "train.eval_every"}  # and every eval.* key
-RUN_ENTRIES = {"config.yaml", "metrics.jsonl", "checkpoints", "samples", "tb"}  # what training writes
+RUN_ENTRIES = {"config.yaml", "metrics.jsonl", "checkpoints", "samples", "tb"}  # training's files
 _RUN_SUBFOLDERS = {"checkpoints", "samples", "tb"}
 
 
@@ -71,7 +71,7 @@ def new_run(out: str | Path) -> Path:
         raise GankitError(f"--out {run} exists and is not a folder")
     _check_parent(run, "--out")
     if run.is_dir() and not _is_restartable(run):
-        if is_run(run):
+        if _checkpoint_files(run):
             raise GankitError(f"{run} already holds a run; continue it with "
                               f"`gankit train --resume {run}` or choose another --out")
         raise GankitError(f"--out {run} is a folder with other files in it; give a new or "
