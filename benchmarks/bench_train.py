@@ -135,7 +135,7 @@ VARIANTS = [  # (name, runner, precision, channels_last)
 def machine() -> dict:
     cpu = "unknown"
     try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        for line in subprocess.run(["lscpu"], check=False, capture_output=True, text=True).stdout.splitlines():
             if line.startswith("Model name"):
                 cpu = line.split(":", 1)[1].strip()
     except OSError:
