@@ -13,7 +13,7 @@ install: $(STAMP)
 
 # torch-fidelity is the reference of the metric parity tests; --no-deps because its own
 # dependencies would pull torchvision and another torch (the tests load it without them).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -53,6 +53,7 @@ def test_ranks_hold_identical_weights(tmp_path):
     assert log[-1]["images_seen"] == 6 * 16 * 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [["reg.r1_gamma=1.0", "model.d_norm=none"]])
 def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     args = ["-m", "gankit", "train", "dcgan-digits", *TINY_DCGAN, *extra]

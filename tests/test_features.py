@@ -24,7 +24,8 @@ def test_fixed_split_is_disjoint_and_seeded():
     assert torch.equal(tr, tr2)
 
 
-@pytest.mark.parametrize("name", ["lenet-digits", "lenet-mnist"])
+@pytest.mark.parametrize("name", ["lenet-digits",
+                                  pytest.param("lenet-mnist", marks=pytest.mark.slow)])
 def test_recipe_reproduces_the_shipped_classifier(name):
     # on any CPU: the same held-out predictions (>= 99%) and accuracy (+-0.5 points); the same
     # bits only on a machine like the one the hashes were made on (lenet.SHIPPED_ON)
