@@ -5,14 +5,14 @@ interrupted.
 
 The kill during training is sent by the test at whatever step the process has reached (the
 reference run is trained afterwards to match, so the test does not depend on timing); the
-kill during a checkpoint write is made deterministic by checkpoint.KILL_ENV, which makes the
-process SIGKILL itself after half of the temporary file is on disk.
+kill during a checkpoint write is made deterministic by `KILL_IN_SAVE`, a wrapper around the
+CLI whose `checkpoint.save` writes half of the step-N checkpoint to the temporary file the real
+one uses and then SIGKILLs its own process, as a power cut or the OOM killer would.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -50,12 +50,37 @@ def assert_same(a, b, path: str = "") -> None:
         assert a == b, f"{path}: {a} != {b}"
 
 
-def start_training(run: Path, overrides: list[str], env: dict | None = None) -> subprocess.Popen:
+KILL_IN_SAVE = """
+import io, os, signal, sys
+from pathlib import Path
+import torch
+from gankit.train import checkpoint
+real_save, kill_step = checkpoint.save, int(sys.argv.pop(1))
+def save(payload, path):
+    if payload["state"]["step"] == kill_step:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = io.BytesIO()
+        torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION, **payload}, blob)
+        with open(path.with_name(f".{path.name}.tmp{os.getpid()}"), "wb") as fh:
+            fh.write(blob.getvalue()[: blob.tell() // 2])
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_save(payload, path)
+checkpoint.save = save
+from gankit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def start_training(run: Path, overrides: list[str], kill_in_save: int | None = None
+                   ) -> subprocess.Popen:
     """`gankit train` in a subprocess; its stderr goes to RUN.stderr (a pipe could fill up)."""
-    cmd = [sys.executable, "-m", "gankit", "train", "mlp-ring8", *overrides, "--out", str(run)]
+    entry = ["-m", "gankit"] if kill_in_save is None else ["-c", KILL_IN_SAVE, str(kill_in_save)]
+    cmd = [sys.executable, *entry, "train", "mlp-ring8", *overrides, "--out", str(run)]
     with open(run.with_suffix(".stderr"), "w") as err:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def stderr_of(run: Path) -> str:
@@ -103,7 +128,7 @@ def test_sigkill_during_a_checkpoint_write_resumes_exactly(tmp_path, kill_step):
     """Killed while writing the step-6 checkpoint: last.pt stays the step-3 one. Killed while
     writing the first one (step 3): no checkpoint at all, and `--resume` starts the run again."""
     run = tmp_path / "run"
-    proc = start_training(run, CRASH_MLP, env={checkpoint.KILL_ENV: str(kill_step)})
+    proc = start_training(run, CRASH_MLP, kill_in_save=kill_step)
     assert proc.wait(timeout=120) == -signal.SIGKILL, stderr_of(run)
     torn = list((run / "checkpoints").glob(".last.pt.tmp*"))
     assert len(torn) == 1 and torn[0].stat().st_size > 0  # half a checkpoint on disk

@@ -242,3 +242,33 @@ def test_lazy_r1_counts_critic_updates(tmp_path, tiny_mlp):
     r1 = [json.loads(x)["d_r1"] for x in (run / "metrics.jsonl").read_text().splitlines()]
     # D updates 2s and 2s+1 belong to step s; R1 runs on updates 0, 3, 6, 9
     assert [v > 0 for v in r1] == [True, True, False, True, True, False]
+
+
+def test_a_new_best_is_saved_to_last_before_best(tmp_path, tiny_mlp, monkeypatch):
+    """Killed between the two writes, a run must still resume (best.pt alone would strand it)."""
+    written = []
+    real = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda payload, path: (
+        written.append((payload["state"]["step"], path.name)), real(payload, path)))
+    train(config.build(None, tiny_mlp + ["train.eval_every=2", "train.ckpt_every=100",
+                                         "eval.n=64", "eval.metrics=modes"]),
+          out=tmp_path / "run")
+    for i, (step, name) in enumerate(written):
+        if name == "best.pt":
+            assert written[i - 1] == (step, "last.pt"), written
+    assert written[-1][0] == 6 and sum(n == "last.pt" for s, n in written if s == 6) == 1
+
+
+def test_version_1_checkpoints_keep_their_behaviour(tmp_path, tiny_mlp):
+    run = train(config.build(None, tiny_mlp + ["train.steps=3"]), out=tmp_path / "run")
+    blob = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    blob["version"] = 1
+    del blob["config"]["train"]["ema_rampup"], blob["config"]["eval"]["protocol"]
+    torch.save(blob, run / "checkpoints" / "last.pt")
+    ckpt = checkpoint.load(run)
+    assert ckpt["version"] == checkpoint.VERSION
+    assert ckpt["config"]["train"]["ema_rampup"] is None
+    assert ckpt["config"]["eval"]["protocol"] == "pytorch-fid"
+    train(None, resume=run, overrides=["train.steps=5"])
+    assert config.build(str(run / "config.yaml")).train.ema_rampup is None
+    assert gankit.load(str(run)).sample(3, seed=0).shape == (3, 2)

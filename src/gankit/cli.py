@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from gankit.errors import GankitError
 
@@ -169,7 +170,7 @@ def _nearest(args: argparse.Namespace) -> None:
                           f"{', '.join(EXTRACTORS.names())}")
     pipe = load(args.run, device=args.device)
     data = tools.run_data(pipe)
-    name = args.extractor or default_extractor(data.name)
+    name = args.extractor or default_extractor(data.name, tuple(data.shape))
     ex = None if name == "pixels" else get_extractor(name, device=args.device)
     nb = nearest(pipe.sample(args.n, seed=args.seed), data, ex, k=args.k)
     rows = [torch.cat([nb.samples[i:i + 1], to_unit_range(data.x[nb.index[i]])])
@@ -251,8 +252,19 @@ def _percentile(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (`gankit: error: ...`) and exit code 2, like
+    every other user mistake; `gankit CMD --help` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        cmd = self.prog.removeprefix("gankit").strip()
+        print(f"gankit: error: {cmd + ': ' if cmd else ''}{message} (see `{self.prog} --help`)",
+              file=sys.stderr)
+        raise SystemExit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gankit", description="Train, measure and use GANs.")
+    p = _Parser(prog="gankit", description="Train, measure and use GANs.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a GAN, or resume a run")
     t.add_argument("source", nargs="?", help="preset name or YAML file")
@@ -335,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk full or a permission denied while writing a result
+        print(f"gankit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gankit: interrupted; continue with `gankit train --resume RUN_DIR`",

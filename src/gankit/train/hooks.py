@@ -74,9 +74,10 @@ class Hooks:
             recompute_bn_stats(st.g_ema, [z.to(self.info.device) for z in self.bn_latents])
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
+        saved = False
         if self.t.eval_every and (st.step % self.t.eval_every == 0 or last):
-            self.evaluate(st)
-        if st.step % self.t.ckpt_every == 0 or last:
+            saved = self.evaluate(st)
+        if (st.step % self.t.ckpt_every == 0 or last) and not saved:
             self.checkpoint(st)
 
     def _uses_ema(self, step: int, last: bool) -> bool:
@@ -153,13 +154,18 @@ class Hooks:
             checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
         barrier(self.info)
 
-    def evaluate(self, st: TrainState) -> None:
-        """Score the EMA generator (rank 0), log it, keep checkpoints/best.pt."""
+    def evaluate(self, st: TrainState) -> bool:
+        """Score the EMA generator (rank 0), log it, keep checkpoints/best.pt.
+
+        A new best is written to last.pt first, then to best.pt, so a kill between the two
+        leaves a run that resumes with the best recorded; returns True when last.pt was
+        written (on every rank, so all skip the same checkpoint call)."""
         from gankit.metrics.evaluate import better, evaluate
         from gankit.pipelines.generate import GeneratorPipeline
 
         self._check_finite()
         payload = self._payload(st)
+        improved = False
         if self.info.is_main:
             pipe = GeneratorPipeline(st.g_ema, self.cfg, tuple(self.data.shape), self.info.device)
             res = evaluate(pipe.sample, self.data, self.cfg.eval, device=str(self.info.device),
@@ -174,8 +180,11 @@ class Hooks:
             if name in res.scores and better(name, res.scores[name], st.best.get("value")):
                 st.best = {"score": name, "value": res.scores[name], "step": st.step}
                 payload["state"]["best"] = dict(st.best)
+                checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "best.pt")
+                improved = True
         barrier(self.info)
+        return any_flag(improved, self.info)
 
     def close(self) -> None:
         if self.writer is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -46,11 +47,11 @@ def _is_restartable(run: Path) -> bool:
         return True
     if not names <= RUN_ENTRIES or not (run / "config.yaml").is_file():
         return False
-    try:
-        C.from_dict(C.Config, C.load_yaml(str(run / "config.yaml")))
+    text = (run / "config.yaml").read_text()
+    try:  # gankit writes C.dump(cfg): a user's own YAML (comments, partial keys) differs
+        return text == C.dump(C.from_dict(C.Config, C.load_yaml(str(run / "config.yaml"))))
     except GankitError:
         return False
-    return True
 
 
 def _check_parent(path: Path, what: str) -> None:
@@ -204,4 +205,16 @@ def check_output(path: str | Path, what: str, folder: bool = False) -> Path:
     if parent.name in _RUN_SUBFOLDERS and is_run(parent.parent):
         raise GankitError(f"{what} {p}: {parent} belongs to the run {parent.parent}; write "
                           "outside it")
+    if p.is_file() and _is_torch_file(p):
+        raise GankitError(f"{what} {p} is a torch file (a checkpoint or weights); gankit does "
+                          "not write over it: choose another name")
     return p
+
+
+def _is_torch_file(p: Path) -> bool:
+    """torch.save's zip format: an archive holding a data.pkl."""
+    try:
+        with zipfile.ZipFile(p) as z:
+            return any(n.endswith("data.pkl") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
