@@ -155,8 +155,32 @@ def test_training_eval_logs_and_keeps_best(tmp_path, tiny_mlp):
     assert [e["step"] for e in evals] == [3, 6]
     best = checkpoint.load(run / "checkpoints" / "best.pt")["state"]
     want = min(evals, key=lambda e: e["eval/fid"])
-    assert best["best"] == {"score": "fid", "value": want["eval/fid"], "step": want["step"]}
-    assert best["step"] == want["step"]
+    assert best["best"] == {"score": "fid", "value": want["eval/fid"], "step": want["step"],
+                            "protocol": "raw/-"}
+    assert best["step"] == want["step"] and want["eval/protocol"] == "raw/-"
+
+
+def test_best_restarts_when_the_protocol_changes_on_resume(tmp_path, tiny_mlp):
+    """A FID under another extractor is not comparable: the first new score becomes best."""
+    run = train(config.build(None, tiny_mlp + ["train.eval_every=3", "eval.n=200",
+                                               "eval.metrics=fid", "train.steps=3"]),
+                out=tmp_path / "run")
+    old = checkpoint.load(run / "checkpoints" / "best.pt")["state"]["best"]
+    old["value"] = -1.0  # unbeatable under the old protocol
+    ckpt = checkpoint.load(run)
+    ckpt["state"]["best"] = old
+    checkpoint.save({k: v for k, v in ckpt.items() if k not in ("format", "version")},
+                    run / "checkpoints" / "last.pt")
+    train(None, resume=run, overrides=["train.steps=6", "eval.extractor=raw"])  # same: kept
+    assert checkpoint.load(run)["state"]["best"]["step"] == 3
+    ckpt = checkpoint.load(run)
+    ckpt["state"]["best"]["protocol"] = "lenet-digits/-"  # as if scored by another extractor
+    checkpoint.save({k: v for k, v in ckpt.items() if k not in ("format", "version")},
+                    run / "checkpoints" / "last.pt")
+    train(None, resume=run, overrides=["train.steps=9"])
+    assert checkpoint.load(run)["state"]["best"] == {
+        "score": "fid", "value": checkpoint.load(run)["state"]["best"]["value"], "step": 9,
+        "protocol": "raw/-"}
 
 
 def test_training_eval_keeps_resume_exact(tmp_path, tiny_mlp):

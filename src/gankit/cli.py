@@ -72,7 +72,8 @@ def _eval(args: argparse.Namespace) -> None:
     pipe = load(args.run, device=args.device)
     changes = {k: v for k, v in [("metrics", args.metrics), ("n", args.n),
                                  ("extractor", args.extractor), ("seed", args.seed),
-                                 ("inception_weights", args.inception_weights)] if v is not None}
+                                 ("inception_weights", args.inception_weights),
+                                 ("protocol", args.protocol)] if v is not None}
     ecfg = dataclasses.replace(pipe.config.eval, **changes)
     validate(dataclasses.replace(pipe.config, eval=ecfg))
     data = tools.run_data(pipe)
@@ -292,6 +293,8 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--n", type=_count, help="generated samples (default: the run's eval.n)")
     e.add_argument("--extractor", help="lenet-mnist, lenet-digits, inception or raw")
     e.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
+    e.add_argument("--protocol", choices=["tf", "pytorch-fid"],
+                   help="Inception input pipeline (default: the run's eval.protocol, tf)")
     e.add_argument("--seed", type=_seed, help="latent seed")
     e.add_argument("--json", help="write the scores and the protocol here")
     e.add_argument("--reject", action="store_true", help="also score rejection sampling")

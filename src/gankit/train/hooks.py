@@ -171,14 +171,21 @@ class Hooks:
             res = evaluate(pipe.sample, self.data, self.cfg.eval, device=str(self.info.device),
                            floor=False)
             name = self.cfg.eval.best or next(k for k in res.scores if k in _BEST_DEFAULTS)
-            record = {"step": st.step, **{f"eval/{k}": v for k, v in res.scores.items()}}
+            tag = f"{res.protocol['extractor']}/{res.protocol.get('inception_protocol') or '-'}"
+            record = {"step": st.step, **{f"eval/{k}": v for k, v in res.scores.items()},
+                      "eval/protocol": tag}
             with open(self.run_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(record) + "\n")
             if self.writer is not None:
                 for key, val in res.scores.items():
                     self.writer.add_scalar(f"eval/{key}", val, st.step)
-            if name in res.scores and better(name, res.scores[name], st.best.get("value")):
-                st.best = {"score": name, "value": res.scores[name], "step": st.step}
+            # a best measured under another extractor or protocol (changed on resume) is not
+            # comparable: the first score under the new one replaces it
+            same = st.best.get("protocol", tag) == tag and st.best.get("score", name) == name
+            old = st.best.get("value") if same else None
+            if name in res.scores and better(name, res.scores[name], old):
+                st.best = {"score": name, "value": res.scores[name], "step": st.step,
+                           "protocol": tag}
                 payload["state"]["best"] = dict(st.best)
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "best.pt")
