@@ -76,3 +76,24 @@ def test_nonsense_combinations_are_refused(tiny_dcgan, extra, needle):
 
     with pytest.raises(GankitError, match=needle.replace("[", r"\[")):
         config.build(None, tiny_dcgan + extra)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_resolves_and_is_recorded(tmp_path, tiny_dcgan, monkeypatch, native):
+    from gankit.train import loop
+
+    monkeypatch.setattr(loop, "native_bf16", lambda device: native)
+    run = train(config.build(None, tiny_dcgan + ["train.precision=auto", "train.steps=3"]),
+                out=tmp_path / "r")
+    want = "bf16" if native else "fp32"
+    assert config.build(str(run / "config.yaml")).train.precision == want
+    assert checkpoint.load(run)["config"]["train"]["precision"] == want
+
+
+def test_emulated_bf16_is_warned_about(tmp_path, tiny_dcgan, monkeypatch, capsys):
+    from gankit.train import loop
+
+    monkeypatch.setattr(loop, "native_bf16", lambda device: False)
+    train(config.build(None, tiny_dcgan + ["train.precision=bf16", "train.steps=2"]),
+          out=tmp_path / "r")
+    assert "no native bf16" in capsys.readouterr().out

@@ -21,7 +21,7 @@ import yaml
 
 from gankit.errors import GankitError
 
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
 MAX_SEED = 2**32 - 1  # largest seed (config and CLI); seeds derived from it stay in 64 bits
 
 
@@ -69,7 +69,7 @@ class TrainConfig:
     batch_size: int = 64  # images per step on each rank
     ema_beta: float = 0.999  # per-step decay of the EMA of G's weights; 0 disables (EMA = G)
     ema_rampup: float | None = 0.05  # EMA half-life <= this x steps done (StyleGAN2); 0/null: off
-    precision: Precision = "fp32"  # fp32 | bf16 (autocast, CPU and GPU) | fp16 (GPU only)
+    precision: Precision = "fp32"  # fp32 | bf16 (autocast) | fp16 (GPU) | auto (bf16 if native)
     channels_last: bool = True  # NHWC memory format for conv nets (faster with oneDNN; false = NCHW)
     log_every: int = 50  # steps between log lines (jsonl, TensorBoard, progress bar)
     sample_every: int = 500  # steps between sample grids; 0 disables
