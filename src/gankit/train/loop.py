@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -22,7 +21,8 @@ from gankit.train.step import StepContext, train_step
 
 def native_bf16(device: torch.device) -> bool:
     """True where bf16 matmuls/convs run in hardware (AVX512-BF16/AMX on CPU, Ampere+ GPUs);
-    elsewhere bf16 autocast is emulated, measured 20x slower than fp32 on an AVX2 CPU."""
+    elsewhere bf16 autocast is emulated: 17x slower than fp32 on an AVX2 CPU
+    (benchmarks/bench_precision.py)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     try:
