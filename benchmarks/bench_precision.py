@@ -58,8 +58,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for _ in range(args.repeats):
-        for prec in rates:
-            rates[prec].append(steps_per_second(prec, args.steps))
+        for prec, vals in rates.items():
+            vals.append(steps_per_second(prec, args.steps))
     med = {p: statistics.median(v) for p, v in rates.items()}
     native = native_bf16(torch.device("cpu"))
     print(f"native bf16 on this CPU: {native}; torch kernels {torch.backends.cpu.get_cpu_capability()}")
