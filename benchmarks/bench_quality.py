@@ -42,7 +42,12 @@ def one(preset: str, seed: int, overrides: list[str], tmp: Path, grids: Path | N
                                 "train.sample_every=0", *overrides])
     t = time.perf_counter()
     run = train(cfg, out=tmp / f"{preset}-{seed}")
-    seconds = time.perf_counter() - t
+    return score_run(preset, seed, run, time.perf_counter() - t, overrides, grids)
+
+
+def score_run(preset: str, seed: int, run: Path, seconds: float | None, overrides: list[str],
+              grids: Path | None = None) -> dict:
+    """Plain and DRS scores of a trained run (also for runs trained elsewhere: --runs)."""
     metrics, n = PROTOCOL[preset]
     ecfg = config.EvalConfig(metrics=metrics, n=n, seed=seed)
     pipe = load(run)
@@ -53,7 +58,8 @@ def one(preset: str, seed: int, overrides: list[str], tmp: Path, grids: Path | N
     plain = evaluate(pipe.sample, data, ecfg)
     sample, drs = tools.drs_source(pipe, load_critic(run), data, n, seed, 80.0)
     rej = evaluate(sample, data, ecfg, floor=False)
-    return {"seed": seed, "train_seconds": seconds, "steps": cfg.train.steps,
+    return {"seed": seed, "train_seconds": seconds, "steps": pipe.config.train.steps,
+            "precision": pipe.config.train.precision,
             "plain": plain.scores, "drs": rej.scores, "floor": plain.floor,
             "drs_acceptance": drs.acceptance_rate, "protocol": plain.protocol}
 
@@ -70,6 +76,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=Path("benchmarks/results/quality.json"))
     ap.add_argument("--grids", type=Path, help="save a 64-sample grid of each run here")
+    ap.add_argument("--runs", nargs="*", type=Path, default=[],
+                    help="score these finished run folders (PRESET-SEED) instead of training")
     ap.add_argument("overrides", nargs="*", help="config overrides applied to every run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -77,10 +85,19 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets.split(","):
-            results[preset] = [one(preset, s, args.overrides, Path(tmp), args.grids) for s in seeds]
-            print(f"# {preset}: {len(seeds)} seeds, {results[preset][0]['steps']} steps, "
-                  f"{statistics.mean(r['train_seconds'] for r in results[preset]):.0f} s "
-                  "training each (mean)")
+            if args.runs:
+                runs = [r for r in args.runs if r.name.rsplit("-", 1)[0] == preset]
+                results[preset] = [score_run(preset, int(r.name.rsplit("-", 1)[1]), r, None,
+                                             args.overrides, args.grids) for r in runs]
+                seeds = [r["seed"] for r in results[preset]]
+            else:
+                results[preset] = [one(preset, s, args.overrides, Path(tmp), args.grids)
+                                   for s in seeds]
+            secs = [r["train_seconds"] for r in results[preset] if r["train_seconds"]]
+            print(f"# {preset}: seeds {seeds}, {results[preset][0]['steps']} steps, "
+                  f"{results[preset][0]['precision']}, "
+                  + (f"{statistics.mean(secs):.0f} s training each (mean)" if secs else
+                     "trained beforehand"))
             keys = [k for k in results[preset][0]["plain"]
                     if k not in ("num_modes", "num_classes", "kid_std", "kid_subset_size")]
             print(f"{'score':<12}{'plain':>20}{'DRS':>20}{'real-vs-real':>20}")
