@@ -20,8 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import TINY_MLP
+from conftest import TINY_MLP, assert_same
 
 from gankit import config
 from gankit.cli import main
@@ -32,22 +31,6 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX si
 
 # one thread in the killed process too, so both halves of a run do the same float arithmetic
 CRASH_MLP = [*TINY_MLP, "train.threads=1"]
-
-
-def assert_same(a, b, path: str = "") -> None:
-    """Equal nested checkpoint states: tensors bit for bit, everything else by ==."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and torch.equal(a, b), f"tensor differs at {path}"
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            assert_same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, f"{path}: {a} != {b}"
 
 
 KILL_IN_SAVE = """

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import assert_same as _assert_same
 from PIL import Image
 
 import gankit
@@ -17,21 +18,6 @@ from gankit.train.loop import train
 
 def _state(run):
     return checkpoint.load(run)["state"]
-
-
-def _assert_same(a, b, path=""):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), f"tensor differs at {path}"
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            _assert_same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, f"{path}: {a} != {b}"
 
 
 def test_short_run_writes_the_documented_layout(tmp_path, tiny_dcgan):
