@@ -22,10 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_train import machine
 
 from gankit import config, data
-from gankit.losses import Objective
 from gankit.train.distributed import DistInfo
 from gankit.train.loop import native_bf16
-from gankit.train.state import make_state
+from gankit.train.state import state_for
 from gankit.train.step import StepContext, train_step
 
 
@@ -33,13 +32,8 @@ def steps_per_second(precision: str, steps: int) -> float:
     cfg = config.build("dcgan-mnist", [f"train.precision={precision}"])
     ds = data.load(cfg.data)
     info = DistInfo()
-    st = make_state(cfg, ds.shape, data.make_sampler(ds, cfg.train.batch_size, 0), info)
-    ctx = StepContext(objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, 0.0,
-                                                     cfg.reg.r1_every),
-                      prior=cfg.model.prior, z_dim=cfg.model.z_dim,
-                      batch_size=cfg.train.batch_size, n_critic=1,
-                      ema_beta=cfg.train.ema_beta, device=info.device, precision=precision,
-                      channels_last=True)
+    st, family = state_for(cfg, ds, info)
+    ctx = StepContext.from_config(cfg, family, info.device)
     for _ in range(3):  # warm-up (oneDNN kernel selection)
         train_step(st, ctx)
     t = time.perf_counter()

@@ -94,17 +94,16 @@ def plain_loop(steps: int, precision: str, channels_last: bool, seed: int = 0) -
 
 def gankit_flops(precision: str, channels_last: bool) -> float:
     """FLOPs of one gankit step (D phase + G phase + EMA), counted like the plain loop's."""
-    from gankit.losses import Objective
     from gankit.train.distributed import DistInfo
-    from gankit.train.state import make_state
+    from gankit.train.state import state_for
     from gankit.train.step import StepContext, train_step
 
     cfg = config.build("dcgan-mnist", [*ISSUE2_MODEL, f"train.precision={precision}",
-                                       f"train.channels_last={str(channels_last).lower()}"])
+                                       f"train.channels_last={str(channels_last).lower()}",
+                                       "train.batch_size=64", "train.ema_beta=0.99"])
     ds = data.load(cfg.data)
-    st = make_state(cfg, ds.shape, data.make_sampler(ds, 64, 0), DistInfo())
-    ctx = StepContext(Objective.from_names("ns"), "normal", cfg.model.z_dim, 64, 1, 0.99,
-                      torch.device("cpu"), precision, channels_last)
+    st, family = state_for(cfg, ds, DistInfo())
+    ctx = StepContext.from_config(cfg, family, torch.device("cpu"))
     with FlopCounterMode(display=False) as counter:
         train_step(st, ctx)
     return float(counter.get_total_flops())

@@ -18,9 +18,8 @@ from conftest import TINY_DCGAN, TINY_MLP
 from PIL import Image
 from test_crash import assert_same
 
-from gankit import config
+from gankit import checkpoint, config
 from gankit.cli import main
-from gankit.train import checkpoint
 from gankit.train.loop import train
 
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

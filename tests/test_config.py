@@ -2,7 +2,7 @@
 
 import pytest
 
-from gankit import config
+from gankit import checks, config
 from gankit.errors import GankitError
 
 
@@ -40,7 +40,7 @@ def test_overrides_change_typed_values():
 ])
 def test_bad_config_names_the_key(override, needle):
     with pytest.raises(GankitError) as err:
-        config.build("dcgan-mnist", [override])
+        checks.check(config.build("dcgan-mnist", [override]))
     assert needle in str(err.value)
 
 

@@ -22,9 +22,8 @@ from pathlib import Path
 import pytest
 from conftest import TINY_MLP, assert_same
 
-from gankit import config
+from gankit import checkpoint, config
 from gankit.cli import main
-from gankit.train import checkpoint
 from gankit.train.loop import train
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals only")
@@ -37,7 +36,7 @@ KILL_IN_SAVE = """
 import io, os, signal, sys
 from pathlib import Path
 import torch
-from gankit.train import checkpoint
+from gankit import checkpoint
 real_save, kill_step = checkpoint.save, int(sys.argv.pop(1))
 def save(payload, path):
     if payload["state"]["step"] == kill_step:

@@ -10,10 +10,9 @@ import pytest
 import torch
 from conftest import TINY_DCGAN
 
-from gankit import config, data
-from gankit.train import checkpoint
+from gankit import checkpoint, config, data
 from gankit.train.distributed import DistInfo
-from gankit.train.state import make_state
+from gankit.train.state import state_for
 
 HERE = Path(__file__).parent
 
@@ -45,7 +44,7 @@ def test_ranks_hold_identical_weights(tmp_path):
     # keeps them equal
     cfg = config.build(None, TINY_DCGAN)
     ds = data.load(cfg.data)
-    init = make_state(cfg, ds.shape, data.make_sampler(ds, 16, cfg.seed), DistInfo())
+    init, _ = state_for(cfg, ds, DistInfo())
     for name, value in init.g.named_parameters():
         assert not torch.equal(value, r0["g"][name]), f"g.{name} did not train"
     log = read_log(tmp_path / "run")
@@ -66,8 +65,8 @@ def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     assert half["state"]["step"] == 6 and at3["step"] == 3
     assert half["state"]["images_seen"] == full["state"]["images_seen"] == 6 * 16 * 2
     assert [r["step"] for r in read_log(tmp_path / "half")] == [2, 3, 4, 6]  # 3: end of part 1
-    for net in ("g", "d", "g_ema"):
-        for name, value in full["state"][net].items():
-            assert torch.equal(value, half["state"][net][name]), f"{net}.{name}"
+    for group, net in (("nets", "g"), ("nets", "d"), ("ema", "g")):
+        for name, value in full["state"][group][net].items():
+            assert torch.equal(value, half["state"][group][net][name]), f"{group}.{net}.{name}"
     # steps 4-6 changed the weights, so the match above is not the step-3 checkpoint's
-    assert not torch.equal(at3["g"]["net.0.weight"], full["state"]["g"]["net.0.weight"])
+    assert not torch.equal(at3["nets"]["g"]["net.0.weight"], full["state"]["nets"]["g"]["net.0.weight"])

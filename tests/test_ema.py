@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from gankit import config
+from gankit import checkpoint, config
+from gankit.families import DataInfo, make_family
 from gankit.nets import build_net
-from gankit.train import checkpoint
 from gankit.train.ema import ema_beta, make_ema, recompute_bn_stats, update_ema
-from gankit.train.hooks import bn_latents
+from gankit.train.hooks import bn_inputs
 from gankit.train.loop import train
 
 
@@ -52,7 +52,7 @@ def _bn_net():
 def test_recompute_bn_stats_gives_the_exact_moments():
     net = _bn_net()
     zs = [torch.randn(8, 4), torch.randn(8, 4) + 1]
-    recompute_bn_stats(net, zs)
+    recompute_bn_stats(net, [(z,) for z in zs])
     pre = torch.cat([net[0](z) for z in zs]).detach()
     bn = net[1]
     # cumulative average of per-batch means and unbiased variances (equal batch sizes)
@@ -68,11 +68,12 @@ def test_saved_ema_generator_has_its_own_bn_statistics(tmp_path, tiny_dcgan):
     run = train(cfg, out=tmp_path / "run")
     ckpt = checkpoint.load(run)
     st = ckpt["state"]
-    key = next(k for k in st["g_ema"] if k.endswith("running_mean"))
-    assert not torch.equal(st["g_ema"][key], st["g"][key])  # not G's statistics
+    key = next(k for k in st["ema"]["g"] if k.endswith("running_mean"))
+    assert not torch.equal(st["ema"]["g"][key], st["nets"]["g"][key])  # not G's statistics
     ema = build_net(ckpt["specs"]["g"])
-    ema.load_state_dict(st["g_ema"])
+    ema.load_state_dict(st["ema"]["g"])
     again = {k: v.clone() for k, v in ema.state_dict().items()}
-    recompute_bn_stats(ema, bn_latents(cfg))
+    family = make_family(cfg, DataInfo(tuple(ckpt["data_shape"])))
+    recompute_bn_stats(ema, bn_inputs(family, cfg))
     for k, v in ema.state_dict().items():
         torch.testing.assert_close(v, again[k], rtol=1e-5, atol=1e-6)

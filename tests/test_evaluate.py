@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from gankit import config
+from gankit import checkpoint, checks, config
 from gankit.config import EvalConfig
 from gankit.data import load
 from gankit.data.base import TensorData, to_unit_range
@@ -16,7 +16,6 @@ from gankit.metrics import evaluate as ev
 from gankit.metrics.evaluate import better, evaluate, parse_metrics
 from gankit.metrics.features import get_extractor
 from gankit.metrics.inception import FIDInceptionV3
-from gankit.train import checkpoint
 from gankit.train.loop import train
 
 
@@ -141,7 +140,7 @@ def test_metric_names_are_checked():
     with pytest.raises(GankitError, match="unknown metric 'fd'"):
         parse_metrics("fid,fd")
     with pytest.raises(GankitError, match="eval.best"):
-        config.build("dcgan-mnist", ["eval.best=loss"])
+        checks.check(config.build("dcgan-mnist", ["eval.best=loss"]))
     assert better("fid", 1.0, 2.0) and not better("fid", 3.0, 2.0)
     assert better("hq", 0.9, 0.5) and not better("hq", float("nan"), None)
 
@@ -189,5 +188,5 @@ def test_training_eval_keeps_resume_exact(tmp_path, tiny_mlp):
     half = train(config.build(None, tiny_mlp + extra + ["train.steps=3"]), out=tmp_path / "half")
     train(None, resume=half, overrides=["train.steps=6"])
     a, b = checkpoint.load(full)["state"], checkpoint.load(half)["state"]
-    for k in a["g"]:
-        assert torch.equal(a["g"][k], b["g"][k])
+    for k in a["nets"]["g"]:
+        assert torch.equal(a["nets"]["g"][k], b["nets"]["g"][k])

@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from gankit import config
+from gankit import checkpoint, config
 from gankit.losses import Objective, gradient_penalty, r1_penalty
-from gankit.train import checkpoint
 from gankit.train.loop import train
 
 
@@ -60,7 +59,7 @@ def test_every_regulariser_trains_in_bf16(tmp_path, tiny_dcgan, extra):
     st = checkpoint.load(run)["state"]
     assert st["step"] == 3
     if "reg.clip_d=0.01" in extra:
-        assert all(v.abs().max() <= 0.01 for k, v in st["d"].items() if v.is_floating_point()
+        assert all(v.abs().max() <= 0.01 for k, v in st["nets"]["d"].items() if v.is_floating_point()
                    and "running" not in k)
 
 

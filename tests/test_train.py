@@ -1,17 +1,18 @@
 """End-to-end training: a short run, exact resume, NaN stop, run-folder safety, sampling."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import assert_same as _assert_same
 from PIL import Image
 
 import gankit
-from gankit import config
+from gankit import checkpoint, config
 from gankit.errors import GankitError
-from gankit.train import checkpoint
 from gankit.train.hooks import TrainingDiverged
 from gankit.train.loop import train
 
@@ -38,20 +39,20 @@ def test_training_changes_weights_and_ema_lags(tmp_path, tiny_mlp):
     cfg = config.build(None, tiny_mlp + ["train.ema_beta=0.5"])
     run = train(cfg, out=tmp_path / "run")
     st = _state(run)
-    g, ema = st["g"], st["g_ema"]
+    g, ema = st["nets"]["g"], st["ema"]["g"]
     k = next(iter(g))
     assert not torch.equal(g[k], ema[k])  # EMA is a different, smoothed copy
     cfg0 = config.build(None, tiny_mlp + ["train.ema_beta=0.0"])
     st0 = _state(train(cfg0, out=tmp_path / "run0"))
-    assert all(torch.equal(st0["g"][k], st0["g_ema"][k]) for k in st0["g"])
+    assert all(torch.equal(st0["nets"]["g"][k], st0["ema"]["g"][k]) for k in st0["nets"]["g"])
 
 
 def test_same_seed_same_weights(tmp_path, tiny_dcgan):
     a = _state(train(config.build(None, tiny_dcgan), out=tmp_path / "a"))
     b = _state(train(config.build(None, tiny_dcgan), out=tmp_path / "b"))
-    _assert_same(a["g"], b["g"])
+    _assert_same(a["nets"]["g"], b["nets"]["g"])
     c = _state(train(config.build(None, tiny_dcgan + ["seed=1"]), out=tmp_path / "c"))
-    assert not torch.equal(a["g"]["net.0.weight"], c["g"]["net.0.weight"])
+    assert not torch.equal(a["nets"]["g"]["net.0.weight"], c["nets"]["g"]["net.0.weight"])
 
 
 @pytest.mark.parametrize("extra", [
@@ -101,7 +102,7 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(tmp_path, tiny_mlp):
     good = (run / "checkpoints" / "last.pt").read_bytes()
     ckpt = checkpoint.load(run)
     # poison G so its output (and so every loss) is NaN, then resume
-    for k, v in ckpt["state"]["g"].items():
+    for k, v in ckpt["state"]["nets"]["g"].items():
         if k.endswith("weight"):
             v.fill_(float("nan"))
     checkpoint.save({k: v for k, v in ckpt.items() if k not in ("format", "version")},
@@ -172,7 +173,7 @@ def test_linear_lr_decay_reaches_zero(tmp_path, tiny_mlp):
                 out=tmp_path / "run")
     st = _state(run)
     # the last step ran at lr = base * (1 - 5/6); Adam's state keeps no lr, the groups do
-    assert st["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.006 / 6)
+    assert st["opts"]["g"]["param_groups"][0]["lr"] == pytest.approx(0.006 / 6)
 
 
 def test_extending_a_linear_decay_replans_it(tmp_path, tiny_mlp, capsys):
@@ -181,12 +182,12 @@ def test_extending_a_linear_decay_replans_it(tmp_path, tiny_mlp, capsys):
     base = 0.008
     run = train(config.build(None, tiny_mlp + ["optim.lr_decay=linear", f"optim.g_lr={base}",
                                                "train.steps=4"]), out=tmp_path / "run")
-    assert _state(run)["opt_g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 3 / 4))
+    assert _state(run)["opts"]["g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 3 / 4))
     capsys.readouterr()
     train(None, resume=run, overrides=["train.steps=5", "train.ckpt_every=1"])
     assert "re-planned for 5 steps" in capsys.readouterr().out
     # step 4 (the first after the resume) ran at base * (1 - 4/5), not 0 and not a new ramp
-    assert _state(run)["opt_g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 4 / 5))
+    assert _state(run)["opts"]["g"]["param_groups"][0]["lr"] == pytest.approx(base * (1 - 4 / 5))
 
 
 def test_crash_then_resume_is_exact(tmp_path, tiny_mlp, monkeypatch):
@@ -245,16 +246,57 @@ def test_a_new_best_is_saved_to_last_before_best(tmp_path, tiny_mlp, monkeypatch
     assert written[-1][0] == 6 and sum(n == "last.pt" for s, n in written if s == 6) == 1
 
 
-def test_version_1_checkpoints_keep_their_behaviour(tmp_path, tiny_mlp):
-    run = train(config.build(None, tiny_mlp + ["train.steps=3"]), out=tmp_path / "run")
-    blob = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    blob["version"] = 1
-    del blob["config"]["train"]["ema_rampup"], blob["config"]["eval"]["protocol"]
+V2_FIXTURE = Path(__file__).parent / "data" / "ckpt-v2-dcgan-digits.pt"
+# written by gankit before GAN families (format version 2, commit d6ac80a): dcgan-digits with:
+V2_OVERRIDES = ["model.g_width=8", "model.d_width=8", "train.steps=6", "train.batch_size=16",
+                "model.z_dim=8", "train.tensorboard=false", "train.progress=false",
+                "train.sample_every=0", "train.ckpt_every=3"]
+
+
+def _old_run(tmp_path, version: int) -> Path:
+    """A run folder holding the pre-families checkpoint, marked as `version`."""
+    blob = torch.load(V2_FIXTURE, weights_only=True)
+    assert blob["version"] == 2 and "g_ema" in blob["state"]  # the old layout
+    blob["version"] = version
+    if version == 1:
+        del blob["config"]["train"]["ema_rampup"], blob["config"]["eval"]["protocol"]
+    run = tmp_path / f"v{version}"
+    (run / "checkpoints").mkdir(parents=True)
     torch.save(blob, run / "checkpoints" / "last.pt")
+    (run / "config.yaml").write_text(yaml.safe_dump(blob["config"]))
+    return run
+
+
+def test_version_2_checkpoints_sample_and_resume(tmp_path):
+    """Old checkpoints load into the named-nets layout: the same weights a run of today's
+    code reaches (the refactor changed no arithmetic), sampling, and resuming."""
+    run = _old_run(tmp_path, 2)
+    old = checkpoint.load(run)
+    assert old["version"] == checkpoint.VERSION and old["family"]["name"] == "unconditional"
+    new = _state(train(config.build("dcgan-digits", V2_OVERRIDES), out=tmp_path / "new"))
+    for group, net in (("nets", "g"), ("nets", "d"), ("ema", "g")):
+        for k, v in new[group][net].items():  # bit for bit on the machine that wrote it
+            torch.testing.assert_close(old["state"][group][net][k], v, rtol=0, atol=1e-4)
+    assert gankit.load(str(run)).sample(5, seed=1).shape == (5, 1, 8, 8)
+    train(None, resume=run, overrides=["train.steps=8"])
+    assert checkpoint.load(run)["state"]["step"] == 8
+
+
+def test_version_1_checkpoints_keep_their_behaviour(tmp_path):
+    run = _old_run(tmp_path, 1)
     ckpt = checkpoint.load(run)
     assert ckpt["version"] == checkpoint.VERSION
     assert ckpt["config"]["train"]["ema_rampup"] is None
     assert ckpt["config"]["eval"]["protocol"] == "pytorch-fid"
-    train(None, resume=run, overrides=["train.steps=5"])
+    train(None, resume=run, overrides=["train.steps=7"])
     assert config.build(str(run / "config.yaml")).train.ema_rampup is None
-    assert gankit.load(str(run)).sample(3, seed=0).shape == (3, 2)
+    assert gankit.load(str(run)).sample(3, seed=0).shape == (3, 1, 8, 8)
+
+
+def test_old_checkpoint_without_its_fields_fails_clearly(tmp_path):
+    run = _old_run(tmp_path, 2)
+    blob = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    del blob["state"]["opt_g"]
+    torch.save(blob, run / "checkpoints" / "last.pt")
+    with pytest.raises(GankitError, match=r"older gankit \(format version 2\) and lacks 'opt_g'"):
+        gankit.load(str(run))

@@ -61,6 +61,7 @@ def _eval(args: argparse.Namespace) -> None:
     import json
 
     from gankit import tools
+    from gankit.checks import check_names
     from gankit.config import validate
     from gankit.metrics.evaluate import evaluate
     from gankit.pipelines.critic import load_critic
@@ -75,7 +76,7 @@ def _eval(args: argparse.Namespace) -> None:
                                  ("inception_weights", args.inception_weights),
                                  ("protocol", args.protocol)] if v is not None}
     ecfg = dataclasses.replace(pipe.config.eval, **changes)
-    validate(dataclasses.replace(pipe.config, eval=ecfg))
+    check_names(validate(dataclasses.replace(pipe.config, eval=ecfg)))
     data = tools.run_data(pipe)
     res = evaluate(pipe.sample, data, ecfg, device=args.device)
     out = {"run": str(args.run), **res.to_dict()}
@@ -198,9 +199,10 @@ def _extractor_train(args: argparse.Namespace) -> None:
 
 
 def _list(_: argparse.Namespace) -> None:
-    from gankit import config, data, losses, nets
+    from gankit import config, data, families, losses, nets
 
-    sections = [("data sets", data.DATASETS), ("models (model.arch)", nets.ARCHS),
+    sections = [("data sets", data.DATASETS), ("GAN families (model.family)", families.FAMILIES),
+                ("models (model.arch)", nets.ARCHS),
                 ("losses (loss)", losses.LOSSES), ("latent priors (model.prior)", nets.PRIORS)]
     for title, reg in sections:
         print(f"{title}:")
@@ -344,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(parser().error("the first argument of train is a preset or YAML file"))
     try:
         if getattr(args, "device", None) is not None:  # the tools' --device, checked up front
-            from gankit.train.distributed import resolve_device
+            from gankit.devices import resolve_device
 
             args.device = str(resolve_device(args.device))
         args.func(args)

@@ -36,13 +36,24 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # network family for G and D: mlp | dcgan
-    z_dim: int = 100  # latent dimension
-    prior: str = "normal"  # latent prior: normal (N(0, I)) | uniform (U[-1, 1])
-    g_width: int = 64  # G hidden units (mlp) or base channels (dcgan)
-    d_width: int = 64  # D hidden units (mlp) or base channels (dcgan)
-    depth: int = 3  # hidden layers of the mlp family; dcgan depth follows the resolution
-    d_norm: Literal["batch", "none"] = "batch"  # normalisation in D (none for WGAN-GP / R1)
+    family: str = "unconditional"  # GAN family: unconditional | conditional | infogan | bigan
+    arch: str = "dcgan"  # network family for G and D: mlp | dcgan | resnet
+    z_dim: int = 100  # continuous noise dimensions of the latent
+    prior: str = "normal"  # noise prior: normal (N(0, I)) | uniform (U[-1, 1])
+    cat_codes: tuple[int, ...] = ()  # one-hot blocks joined to the noise (discrete prior /
+    #                                  InfoGAN categorical codes), e.g. [10]; [] = none
+    cont_codes: int = 0  # InfoGAN continuous codes ~ U[-1, 1]; 0 = none
+    g_width: int = 64  # G hidden units (mlp) or base channels (dcgan, resnet)
+    d_width: int = 64  # D hidden units (mlp) or base channels (dcgan, resnet)
+    depth: int = 3  # hidden layers of the mlp family; conv depth follows the resolution
+    d_norm: Literal["batch", "none"] = "batch"  # normalisation in D (none for WGAN-GP / R1 / SN)
+    g_cond: Literal["auto", "embed", "cbn"] = "auto"  # conditional G: class embedding joined to
+    #                  z, or conditional batch norm; auto = cbn for conv nets, embed for mlp
+    d_cond: Literal["projection", "acgan"] = "projection"  # conditional D: projection (Miyato &
+    #                  Koyama 2018) or an auxiliary classifier head (ACGAN, Odena et al. 2017)
+    attn_res: int | None = None  # SAGAN self-attention at this feature resolution in G and D
+    d_sn: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
+    g_sn: bool = False  # spectral normalisation of G's layers too (SAGAN, BigGAN)
 
 
 @dataclass
@@ -51,6 +62,14 @@ class RegConfig:
     r1_every: int = 1  # lazy R1 (StyleGAN2): apply it every N D updates with weight gamma*N
     gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
     clip_d: float = 0.0  # WGAN weight clipping: clamp D's weights to [-c, c] each D step; 0 disables
+    cls_weight: float = 1.0  # ACGAN: weight of the class cross-entropy in D's and G's loss
+    info_weight: float = 1.0  # InfoGAN lambda_info: weight of the mutual-information term
+    pl_weight: float = 0.0  # path-length penalty of G (StyleGAN2 uses 2); 0 disables
+    pl_every: int = 4  # lazy path length: every N G steps with weight pl_weight*N
+    d_wd: float = 0.0  # coupled L2 weight decay beta*|theta_D|^2 added to D's loss; 0 disables
+    g_wd: float = 0.0  # coupled L2 weight decay beta*|theta_G|^2 added to G's loss; 0 disables
+    d_clip_grad: float = 0.0  # clip D's gradient to this global L2 norm; 0 disables
+    g_clip_grad: float = 0.0  # clip G's gradient to this global L2 norm; 0 disables
 
 
 @dataclass
@@ -142,6 +161,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin is tuple:
         args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:  # tuple[int, ...]: any length
+            if not isinstance(value, (list, tuple)):
+                raise GankitError(f"{key}: expected a list, got {value!r}")
+            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise GankitError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
         return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
@@ -214,13 +237,8 @@ def _positive(key: str, value: float | None, allow_zero: bool = False) -> None:
 
 
 def validate(cfg: Config) -> Config:
-    """Check value ranges and registry names (data set, architecture, loss, prior)."""
-    from gankit import data, losses, nets  # registries; imported late to avoid cycles
-
-    losses.LOSSES.validate(cfg.loss, "loss")
-    nets.ARCHS.validate(cfg.model.arch, "model.arch")
-    nets.PRIORS.validate(cfg.model.prior, "model.prior")
-    data.check_name(cfg.data.name)
+    """Check value ranges and combinations of values. Names that map to code (data set,
+    architecture, loss, family, metrics) are checked where they are used: gankit.checks."""
     for key, seed in [("seed", cfg.seed), ("eval.seed", cfg.eval.seed)]:
         if not 0 <= seed <= MAX_SEED:  # derived seeds (seed * 1000 + rank, ...) must fit 64 bits
             raise GankitError(f"{key}: must be an integer in 0..{MAX_SEED}, got {seed}")
@@ -230,7 +248,7 @@ def validate(cfg: Config) -> Config:
                      ("model.g_width", cfg.model.g_width), ("model.d_width", cfg.model.d_width),
                      ("model.depth", cfg.model.depth), ("optim.g_lr", cfg.optim.g_lr),
                      ("optim.d_lr", cfg.optim.d_lr), ("optim.n_critic", cfg.optim.n_critic),
-                     ("reg.r1_every", cfg.reg.r1_every),
+                     ("reg.r1_every", cfg.reg.r1_every), ("reg.pl_every", cfg.reg.pl_every),
                      ("train.steps", cfg.train.steps), ("train.batch_size", cfg.train.batch_size),
                      ("train.log_every", cfg.train.log_every),
                      ("train.ckpt_every", cfg.train.ckpt_every),
@@ -240,15 +258,11 @@ def validate(cfg: Config) -> Config:
                      ("eval.kid_subsets", cfg.eval.kid_subsets),
                      ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:
         _positive(key, val)
-    from gankit.metrics import evaluate as ev
-
-    ev.parse_metrics(cfg.eval.metrics)
-    if cfg.eval.extractor is not None:
-        ev.EXTRACTORS.validate(cfg.eval.extractor, "eval.extractor")
-    if cfg.eval.best is not None and cfg.eval.best not in ev.SCORE_DIRECTION:
-        raise GankitError(f"eval.best: unknown score {cfg.eval.best!r}; allowed: "
-                          + ", ".join(ev.SCORE_DIRECTION))
     for key, val in [("reg.r1_gamma", cfg.reg.r1_gamma), ("reg.gp_lambda", cfg.reg.gp_lambda),
+                     ("reg.cls_weight", cfg.reg.cls_weight), ("reg.info_weight", cfg.reg.info_weight),
+                     ("reg.pl_weight", cfg.reg.pl_weight), ("reg.d_wd", cfg.reg.d_wd),
+                     ("reg.g_wd", cfg.reg.g_wd), ("reg.d_clip_grad", cfg.reg.d_clip_grad),
+                     ("reg.g_clip_grad", cfg.reg.g_clip_grad), ("model.cont_codes", cfg.model.cont_codes),
                      ("train.sample_every", cfg.train.sample_every),
                      ("train.eval_every", cfg.train.eval_every)]:
         _positive(key, val, allow_zero=True)
@@ -272,7 +286,14 @@ def _check_lipschitz(cfg: Config) -> None:
         raise GankitError("loss=wgan needs a Lipschitz constraint on D, or its critic grows "
                           "without bound: set reg.gp_lambda (WGAN-GP, e.g. 10) or reg.clip_d "
                           "(weight clipping, e.g. 0.01)")
-    if cfg.reg.gp_lambda > 0 and cfg.model.d_norm == "batch" and cfg.model.arch != "mlp":
+    if cfg.reg.clip_d > 0 and cfg.model.d_sn:
+        raise GankitError("reg.clip_d > 0 with model.d_sn=true: weight clipping and spectral "
+                          "normalisation both bound D's Lipschitz constant and fight each other; "
+                          "keep one")
+    if any(k < 2 for k in cfg.model.cat_codes):
+        raise GankitError(f"model.cat_codes: every categorical code needs >= 2 values, got "
+                          f"{list(cfg.model.cat_codes)}")
+    if cfg.reg.gp_lambda > 0 and cfg.model.d_norm == "batch" and cfg.model.arch == "dcgan":
         raise GankitError("reg.gp_lambda > 0 with model.d_norm=batch: the gradient penalty is "
                           "per sample and batch norm mixes the samples of a batch (Gulrajani "
                           "et al. 2017, sec. 4); set model.d_norm=none")

@@ -31,17 +31,32 @@ class Objective:
 
     def d_losses(self, d: Net, real: torch.Tensor, fake: torch.Tensor,
                  gen: torch.Generator, r1: bool = True) -> dict[str, torch.Tensor]:
-        """D's terms on a real batch and a detached fake batch.
+        """D's terms on a real batch and a detached fake batch (unconditional D)."""
+        return self.d_terms_outputs(d, real, fake, gen, r1)[0]
 
-        Lazy R1 (StyleGAN2, Karras et al. 2020): with r1=False the double backward is
-        skipped and d_r1 is 0; with r1=True it weighs gamma * r1_every, so the penalty per D
-        update is the same on average. The term is always present, so logs keep their keys.
+    def d_terms_outputs(self, d: Callable[..., torch.Tensor], real: torch.Tensor,
+                        fake: torch.Tensor, gen: torch.Generator, r1: bool = True,
+                        c_real: torch.Tensor | None = None, c_fake: torch.Tensor | None = None,
+                        logit: Callable[[torch.Tensor], torch.Tensor] = lambda o: o,
+                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """D's terms, and D's full outputs on the real and the fake batch.
+
+        D is called as d(x) when its condition is None, else d(x, c); `logit` picks the
+        adversarial logit from D's output (D may have auxiliary heads). Lazy R1 (StyleGAN2,
+        Karras et al. 2020): with r1=False the double backward is skipped and d_r1 is 0;
+        with r1=True it weighs gamma * r1_every, so the penalty per D update is the same on
+        average. The term is always present, so logs keep their keys. GP evaluates D on the
+        interpolates with the real batch's condition.
         """
+        def call(x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+            return d(x) if c is None else d(x, c)
+
         r1 = r1 and self.r1_gamma > 0
         if r1:
             real = real.detach().requires_grad_(True)
-        real_logits = d(real)
-        fake_logits = d(fake)
+        real_out = call(real, c_real)
+        fake_out = call(fake, c_fake)
+        real_logits, fake_logits = logit(real_out), logit(fake_out)
         loss_real, loss_fake = self.adv.d(real_logits.float(), fake_logits.float())
         out = {"d_real": loss_real, "d_fake": loss_fake}
         if r1:
@@ -50,8 +65,9 @@ class Objective:
             out["d_r1"] = loss_real.new_zeros(())
         if self.gp_lambda > 0:
             alpha = torch.rand(real.shape[0], generator=gen).to(real.device)
-            out["d_gp"] = gradient_penalty(d, real, fake, alpha, self.gp_lambda)
-        return out
+            out["d_gp"] = gradient_penalty(lambda x: logit(call(x, c_real)), real, fake, alpha,
+                                           self.gp_lambda)
+        return out, real_out, fake_out
 
     def g_losses(self, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"g_adv": self.adv.g(fake_logits.float())}

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from gankit import checkpoint
 from gankit.config import Config, from_dict
+from gankit.devices import resolve_device
 from gankit.errors import GankitError
 from gankit.nets import build_net
 from gankit.pipelines.generate import GeneratorPipeline
-from gankit.train import checkpoint
-from gankit.train.distributed import resolve_device
 
 
 @dataclass
@@ -39,15 +39,21 @@ class Critic:
         if tuple(x.shape[1:]) != self.data_shape:
             raise GankitError(f"D expects samples of shape {self.data_shape}, got "
                               f"{tuple(x.shape[1:])}")
-        return torch.cat([self.d(c.to(self.device)).float().cpu() for c in x.split(batch_size)])
+        out = torch.cat([self.d(c.to(self.device)).float().cpu() for c in x.split(batch_size)])
+        return out if out.dim() == 1 else out[:, 0]  # column 0: the adversarial logit
 
 
 def load_critic(path: str | Path, device: str = "cpu") -> Critic:
     dev = resolve_device(str(device))
     ckpt = checkpoint.load(path, device="cpu")
+    d_kwargs = ckpt["specs"]["d"]["kwargs"]
+    if d_kwargs.get("cond", "none") != "none":
+        raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this "
+                          f"model.family={ckpt['family']['name']} D scores pairs "
+                          f"({d_kwargs['cond']} condition)")
     try:
         d = build_net(ckpt["specs"]["d"])
-        d.load_state_dict(ckpt["state"]["d"])
+        d.load_state_dict(ckpt["state"]["nets"]["d"])
         cfg = from_dict(Config, ckpt["config"])
     except (KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]

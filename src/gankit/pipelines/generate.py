@@ -6,20 +6,22 @@ spec, the latent prior and its size, so `load(path).sample(n)` works anywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from gankit import checkpoint
 from gankit.config import Config, from_dict
 from gankit.data.base import to_uint8
+from gankit.devices import resolve_device
 from gankit.errors import GankitError
 from gankit.images import IMAGE_SUFFIXES, save_grid, scatter
-from gankit.nets import PRIORS, build_net
-from gankit.train import checkpoint
-from gankit.train.distributed import resolve_device
+from gankit.nets import build_net
+from gankit.nets.latent import Latent
 
 
 @dataclass
@@ -28,26 +30,115 @@ class GeneratorPipeline:
     config: Config
     data_shape: tuple[int, ...]
     device: torch.device
+    family: dict = field(default_factory=dict)  # the checkpoint's family record (see checkpoint)
+    e: nn.Module | None = None  # BiGAN encoder x -> z, in eval mode
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            m = self.config.model
+            self.family = {"name": m.family, "num_classes": 0, "class_freq": [],
+                           "latent": {"noise": m.z_dim, "prior": m.prior, "cat": list(m.cat_codes),
+                                      "cont": m.cont_codes},
+                           "conditional_g": False, "encoder": None}
+        lat = self.family["latent"]
+        self.latent = Latent(lat["noise"], lat["prior"], tuple(lat["cat"]), lat["cont"])
 
     @property
     def is_image(self) -> bool:
         return len(self.data_shape) == 3
 
-    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+    @property
+    def num_classes(self) -> int:
+        """Classes G is conditioned on; 0 for a model that takes no class."""
+        return self.family["num_classes"] if self.family["conditional_g"] else 0
+
+    def latents(self, n: int, seed: int = 0, truncation: float | None = None,
+                truncation_mode: str = "psi") -> torch.Tensor:
+        """n latents from the seeded prior; truncation (psi, or a truncated-normal threshold
+        with truncation_mode="resample") applies to the noise part only."""
         gen = torch.Generator().manual_seed(seed)
-        return PRIORS.get(self.config.model.prior)(n, self.config.model.z_dim, gen)
+        return self.latent.sample(n, gen, truncation=truncation, mode=truncation_mode)
+
+    def labels(self, n: int, seed: int = 0,
+               classes: int | Sequence[int] | None = None) -> torch.Tensor | None:
+        """G's class labels: `classes` repeated to n, or drawn from the data's class shares."""
+        if classes is None:
+            if not self.num_classes:
+                return None
+            gen = torch.Generator().manual_seed(seed + 1)
+            freq = torch.tensor(self.family["class_freq"], dtype=torch.float64)
+            return torch.multinomial(freq, n, replacement=True, generator=gen)
+        if not self.num_classes:
+            raise GankitError(f"--class needs a class-conditional model; this run is "
+                              f"model.family={self.family['name']} (no classes)")
+        wanted = [classes] if isinstance(classes, int) else list(classes)
+        bad = [k for k in wanted if not 0 <= int(k) < self.num_classes]
+        if bad or not wanted:
+            raise GankitError(f"--class {bad[0] if bad else '(none)'}: this model has "
+                              f"{self.num_classes} classes, 0..{self.num_classes - 1}")
+        return torch.tensor(wanted, dtype=torch.long).repeat((n + len(wanted) - 1) // len(wanted))[:n]
+
+    def set_codes(self, z: torch.Tensor, codes: dict[str, float] | None) -> torch.Tensor:
+        """Fix latent codes by name: c0.. are the categorical codes (value = category), then
+        the continuous ones (value in [-1, 1])."""
+        if not codes:
+            return z
+        ncat, ncont = len(self.latent.cat), self.latent.cont
+        if ncat + ncont == 0:
+            raise GankitError(f"--code needs a model with latent codes (model.cat_codes / "
+                              f"model.cont_codes); this {self.family['name']} model has none")
+        cat, cont = {}, {}
+        for name, value in codes.items():
+            idx = int(name[1:]) if name[:1] == "c" and name[1:].isdigit() else -1
+            if not 0 <= idx < ncat + ncont:
+                raise GankitError(f"--code {name}: unknown code; this model has "
+                                  f"c0..c{ncat + ncont - 1}")
+            if idx < ncat:
+                if float(value) != int(value):
+                    raise GankitError(f"--code {name}={value}: a categorical code takes a whole "
+                                      f"number 0..{self.latent.cat[idx] - 1}")
+                cat[idx] = int(value)
+            else:
+                cont[idx - ncat] = float(value)
+        return self.latent.with_codes(z, cat, cont)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """Latents (N, z_dim) -> samples (N, *data_shape), float32 in [-1, 1] for images."""
-        out = [self.g(chunk.to(self.device)).float().cpu() for chunk in z.split(batch_size)]
+    def generate(self, z: torch.Tensor, c: torch.Tensor | None = None,
+                 batch_size: int = 256) -> torch.Tensor:
+        """Latents (N, z_dim) and labels (N,) or None -> samples (N, *data_shape), float32 in
+        [-1, 1] for images."""
+        out = []
+        for i, chunk in enumerate(z.split(batch_size)):
+            zc = chunk.to(self.device)
+            if c is None:
+                out.append(self.g(zc).float().cpu())
+            else:
+                cc = c[i * batch_size:i * batch_size + len(chunk)].to(self.device)
+                out.append(self.g(zc, cc).float().cpu())
         return torch.cat(out)
 
-    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-        """n samples from the seeded prior; the same seed gives the same samples."""
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256,
+               classes: int | Sequence[int] | None = None, codes: dict[str, float] | None = None,
+               truncation: float | None = None, truncation_mode: str = "psi") -> torch.Tensor:
+        """n samples from the seeded prior; the same seed gives the same samples. `classes`
+        (conditional models) and `codes` (models with latent codes) fix what G is given."""
         if n <= 0:
             raise GankitError(f"n must be positive, got {n}")
-        return self.generate(self.latents(n, seed), batch_size)
+        c = self.labels(n, seed, classes)
+        z = self.set_codes(self.latents(n, seed, truncation, truncation_mode), codes)
+        return self.generate(z, c, batch_size)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Images in [-1, 1] (N, *data_shape) -> latents (N, z_dim) with the BiGAN encoder."""
+        if self.e is None:
+            raise GankitError(f"encode needs a model with an encoder (model.family=bigan); this "
+                              f"run is model.family={self.family['name']}")
+        if tuple(x.shape[1:]) != tuple(self.data_shape):
+            raise GankitError(f"encode: images of shape {tuple(x.shape[1:])} do not fit this "
+                              f"model, which takes {tuple(self.data_shape)}")
+        return torch.cat([self.e(chunk.to(self.device)).float().cpu()
+                          for chunk in x.split(batch_size)])
 
     def output_kind(self, out: str | Path) -> str:
         """How `save` writes to `out` (npz, image or folder); a GankitError, before any work,
@@ -107,9 +198,17 @@ def load(path: str | Path, device: str = "cpu", ema: bool = True) -> GeneratorPi
     ckpt = checkpoint.load(path, device="cpu")
     try:
         cfg = from_dict(Config, ckpt["config"])
+        group = "ema" if ema else "nets"
         g = build_net(ckpt["specs"]["g"])
-        g.load_state_dict(ckpt["state"]["g_ema" if ema else "g"])
+        g.load_state_dict(ckpt["state"][group]["g"])
+        e = None
+        if ckpt["family"].get("encoder"):
+            name = ckpt["family"]["encoder"]
+            e = build_net(ckpt["specs"][name])
+            e.load_state_dict(ckpt["state"][group][name])
+            e = e.to(dev).eval()
     except (KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise GankitError(f"checkpoint {path} does not match its recorded model: {first}") from None
-    return GeneratorPipeline(g.to(dev).eval(), cfg, tuple(ckpt["data_shape"]), dev)
+    return GeneratorPipeline(g.to(dev).eval(), cfg, tuple(ckpt["data_shape"]), dev,
+                             ckpt["family"], e)

@@ -61,8 +61,9 @@ def has_batch_norm(net: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def recompute_bn_stats(net: nn.Module, latents: list[torch.Tensor]) -> None:
-    """Set every batch norm's running mean/var to the exact average over `latents` batches.
+def recompute_bn_stats(net: nn.Module, inputs: list[tuple[torch.Tensor, ...]]) -> None:
+    """Set every batch norm's running mean/var to the exact average over the `inputs` batches
+    (each a tuple of G's arguments: (z,) or (z, c)).
 
     momentum=None makes PyTorch keep a cumulative average; the net ends in eval mode. A
     no-op for nets without batch norm. Deterministic: the latents are fixed by the caller.
@@ -75,8 +76,8 @@ def recompute_bn_stats(net: nn.Module, latents: list[torch.Tensor]) -> None:
         m.reset_running_stats()
         m.momentum = None
     net.train()
-    for z in latents:
-        net(z)
+    for args in inputs:
+        net(*args)
     net.eval()
     for m, mom in zip(bns, momenta):
         m.momentum = mom

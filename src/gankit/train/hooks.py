@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from gankit import checkpoint
 from gankit.config import Config, to_dict
 from gankit.data.base import Dataset, MixtureData, to_uint8
 from gankit.errors import GankitError
+from gankit.families import Family
 from gankit.images import save_grid, scatter
-from gankit.nets import PRIORS
-from gankit.train import checkpoint
 from gankit.train.distributed import DistInfo, any_flag, barrier, gather
 from gankit.train.ema import has_batch_norm, recompute_bn_stats
 from gankit.train.state import TrainState
@@ -33,11 +33,12 @@ _BEST_DEFAULTS = ("fid", "kid", "hq", "is", "precision", "coverage", "class_kl")
 BN_SAMPLES = 1024  # latents whose EMA-G activations set the EMA's batch-norm statistics
 
 
-def bn_latents(cfg: Config) -> list[torch.Tensor]:
-    """A fixed latent set (its own seed, so no training stream is consumed), in batches."""
+def bn_inputs(family: Family, cfg: Config) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """A fixed set of G inputs (its own seed, so no training stream is consumed), in batches."""
     gen = torch.Generator().manual_seed(cfg.seed + 2**21)
-    z = PRIORS.get(cfg.model.prior)(BN_SAMPLES, cfg.model.z_dim, gen)
-    return list(z.split(cfg.train.batch_size))
+    z, c = family.g_input(BN_SAMPLES, gen)
+    cs = [None] * len(z.split(cfg.train.batch_size)) if c is None else c.split(cfg.train.batch_size)
+    return list(zip(z.split(cfg.train.batch_size), cs))
 
 
 class TrainingDiverged(GankitError):
@@ -46,14 +47,15 @@ class TrainingDiverged(GankitError):
 
 class Hooks:
     def __init__(self, run_dir: Path, cfg: Config, info: DistInfo, data: Dataset,
-                 st: TrainState) -> None:
+                 st: TrainState, family: Family) -> None:
         self.run_dir, self.cfg, self.info, self.data = run_dir, cfg, info, data
+        self.family = family
         self.t = cfg.train
         self.config_dict = to_dict(cfg)
         self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         gen = torch.Generator().manual_seed(cfg.seed + 2**20)
-        self.fixed_z = PRIORS.get(cfg.model.prior)(self.t.n_samples, cfg.model.z_dim, gen)
-        self.bn_latents = bn_latents(cfg) if has_batch_norm(st.g_ema) else []
+        self.fixed_z, self.fixed_c = family.grid_input(self.t.n_samples, gen)
+        self.bn_inputs = bn_inputs(family, cfg) if has_batch_norm(st.g_ema) else []
         self.writer = None
         self.bar = None
         if info.is_main:
@@ -70,8 +72,10 @@ class Hooks:
         last = st.step >= self.t.steps
         if st.step % self.t.log_every == 0 or last:
             self.log(st)
-        if self.bn_latents and self._uses_ema(st.step, last):
-            recompute_bn_stats(st.g_ema, [z.to(self.info.device) for z in self.bn_latents])
+        if self.bn_inputs and self._uses_ema(st.step, last):
+            dev = self.info.device
+            recompute_bn_stats(st.g_ema, [(z.to(dev),) if c is None else (z.to(dev), c.to(dev))
+                                          for z, c in self.bn_inputs])
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
         saved = False
@@ -131,20 +135,21 @@ class Hooks:
     def samples(self, st: TrainState) -> None:
         if not self.info.is_main:
             return
-        fake = st.g_ema(self.fixed_z.to(self.info.device)).float().cpu()
+        z, c = self.fixed_z.to(self.info.device), self.fixed_c
+        fake = (st.g_ema(z) if c is None else st.g_ema(z, c.to(self.info.device))).float().cpu()
         path = self.run_dir / "samples" / f"step-{st.step:07d}.png"
         if isinstance(self.data, MixtureData):
             gen = torch.Generator().manual_seed(0)
             scatter(fake, path, reference=self.data.sample(2000, gen)[0])
         elif fake.dim() == 4:
-            save_grid(to_uint8(fake), path)
+            save_grid(to_uint8(fake), path, nrow=self.family.grid_columns(len(fake)))
         else:
             scatter(fake, path, reference=self.data.x[:2000])
 
     def _payload(self, st: TrainState) -> dict:
         """The checkpoint content; a collective call (every rank's RNG state is gathered)."""
         rng_ranks = gather(st.rng_state(), self.info)
-        return {"config": self.config_dict, "specs": st.specs,
+        return {"config": self.config_dict, "specs": st.specs, "family": self.family.meta(),
                 "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
 
     def checkpoint(self, st: TrainState) -> None:
@@ -167,7 +172,8 @@ class Hooks:
         payload = self._payload(st)
         improved = False
         if self.info.is_main:
-            pipe = GeneratorPipeline(st.g_ema, self.cfg, tuple(self.data.shape), self.info.device)
+            pipe = GeneratorPipeline(st.g_ema, self.cfg, tuple(self.data.shape), self.info.device,
+                                     self.family.meta())
             res = evaluate(pipe.sample, self.data, self.cfg.eval, device=str(self.info.device),
                            floor=False)
             name = self.cfg.eval.best or next(k for k in res.scores if k in _BEST_DEFAULTS)

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import torch
 
+from gankit import checks
 from gankit import data as data_mod
 from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.errors import GankitError
-from gankit.losses import Objective
 from gankit.train import distributed, runs
 from gankit.train.distributed import DistInfo
 from gankit.train.hooks import Hooks
-from gankit.train.state import TrainState, make_state
+from gankit.train.state import TrainState, state_for
 from gankit.train.step import StepContext, train_step
 
 
@@ -96,10 +96,12 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     ckpt = None
     if resume is not None:
         run, cfg, ckpt = runs.open_run(resume, list(overrides or []))
+        checks.check(cfg)
         runs.check_step(run, cfg, ckpt)
     else:
         if out is None:
             raise GankitError("give --out RUN_DIR for a new run")
+        checks.check(cfg)
         run = runs.new_run(out)
     info = distributed.setup(cfg.device)
     try:
@@ -116,28 +118,20 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> Trai
         torch.set_num_threads(cfg.train.threads)
     data = data_mod.load(cfg.data)
     _check_eval(cfg, data, info)
-    sampler = data_mod.make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
-    st = make_state(cfg, data.shape, sampler, info)
+    st, family = state_for(cfg, data, info)
     if ckpt is not None:
         st.load_state_dict(ckpt["state"], info.rank, info.world)
     if info.is_main:
         runs.write_config(run, cfg)
         runs.tidy(run, st.step)
-        print(f"gankit: {cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
+        fam = "" if cfg.model.family == "unconditional" else f"{cfg.model.family} "
+        print(f"gankit: {fam}{cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
               f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
               f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)
         if ckpt is not None:
             _note_replanned_decay(cfg, ckpt, st.step)
-    ctx = StepContext(
-        objective=Objective.from_names(cfg.loss, cfg.reg.r1_gamma, cfg.reg.gp_lambda,
-                                       cfg.reg.r1_every),
-        prior=cfg.model.prior, z_dim=cfg.model.z_dim, batch_size=cfg.train.batch_size,
-        n_critic=cfg.optim.n_critic, ema_beta=cfg.train.ema_beta,
-        ema_rampup=cfg.train.ema_rampup, clip_d=cfg.reg.clip_d, device=info.device,
-        precision=cfg.train.precision, channels_last=cfg.train.channels_last, world=info.world,
-        total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
-        base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr))
-    hooks = Hooks(run, cfg, info, data, st)
+    ctx = StepContext.from_config(cfg, family, info.device, info.world)
+    hooks = Hooks(run, cfg, info, data, st, family)
     try:
         while st.step < cfg.train.steps:
             hooks.after_step(st, train_step(st, ctx))

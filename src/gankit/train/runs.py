@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from gankit import checkpoint
 from gankit import config as C
 from gankit.errors import GankitError
-from gankit.train import checkpoint
 
 RESUMABLE_KEYS = {"train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                   "train.n_samples", "train.progress", "train.tensorboard", "train.threads",

@@ -1,9 +1,11 @@
 """All mutable training state in one object, so a checkpoint is exactly this plus the config.
 
-TrainState holds the raw nets (for saving and EMA), their possibly DDP-wrapped forms (for
-training), the EMA of G, both optimisers and gradient scalers, the counters, the latent
-generator and the data sampler. `state_dict` / `load_state_dict` use only tensors and plain
-containers, so checkpoints load with torch.load(weights_only=True).
+TrainState holds the family's named nets (raw, for saving and EMA, and possibly DDP-wrapped,
+for training), an EMA of every generator-side net, one optimiser and gradient scaler per
+side ("g", "d"), the counters, the latent generator, the data sampler and any running
+statistic of a regulariser (`extra`, e.g. the path-length mean). `state_dict` /
+`load_state_dict` use only tensors and plain containers, so checkpoints load with
+torch.load(weights_only=True).
 """
 
 from __future__ import annotations
@@ -15,29 +17,41 @@ import torch
 from torch import nn
 
 from gankit.config import Config
-from gankit.data import Sampler
-from gankit.nets import ARCHS, NetSpec, build_net
+from gankit.data import Dataset, Sampler, make_sampler
+from gankit.families import Family, data_info, make_family
+from gankit.nets import NetSpec, build_net
 from gankit.train.distributed import DistInfo, sync_batchnorm, wrap
 from gankit.train.ema import make_ema
+
+SIDES = ("g", "d")
 
 
 @dataclass
 class TrainState:
-    g: nn.Module
-    d: nn.Module
-    g_ema: nn.Module
-    g_train: nn.Module  # g, or DDP(g)
-    d_train: nn.Module  # d, or DDP(d)
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
-    scaler_g: torch.amp.GradScaler
-    scaler_d: torch.amp.GradScaler
+    nets: dict[str, nn.Module]  # raw nets by name: g, d, and whatever the family adds (e)
+    train_nets: dict[str, nn.Module]  # the same nets, DDP-wrapped when distributed
+    ema: dict[str, nn.Module]  # EMA of every generator-side net
+    opts: dict[str, torch.optim.Optimizer]  # "g": all G-side nets, "d": all D-side nets
+    scalers: dict[str, torch.amp.GradScaler]
     specs: dict[str, NetSpec]
     sampler: Sampler
     z_gen: torch.Generator  # latents and per-step randomness (GP alpha), CPU, per rank
     step: int = 0  # G steps done
     images_seen: int = 0  # real images shown to D, all ranks together
     best: dict = field(default_factory=dict)  # {"score", "value", "step"} of checkpoints/best.pt
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # running statistics (pl_mean)
+
+    @property
+    def g(self) -> nn.Module:
+        return self.nets["g"]
+
+    @property
+    def d(self) -> nn.Module:
+        return self.nets["d"]
+
+    @property
+    def g_ema(self) -> nn.Module:
+        return self.ema["g"]
 
     def rng_state(self) -> dict:
         """This rank's random streams: latents, torch's global RNG, data order."""
@@ -52,23 +66,23 @@ class TrainState:
     def state_dict(self, rng_ranks: list[dict] | None = None) -> dict:
         """Everything to continue exactly; `rng_ranks` holds every rank's streams under DDP."""
         return {
-            "g": self.g.state_dict(), "d": self.d.state_dict(), "g_ema": self.g_ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+            "nets": {k: n.state_dict() for k, n in self.nets.items()},
+            "ema": {k: n.state_dict() for k, n in self.ema.items()},
+            "opts": {k: o.state_dict() for k, o in self.opts.items()},
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "step": self.step, "images_seen": self.images_seen, "best": dict(self.best),
+            "extra": {k: v.clone() for k, v in self.extra.items()},
             "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
     def load_state_dict(self, sd: dict, rank: int = 0, world: int = 1) -> None:
-        self.g.load_state_dict(sd["g"])
-        self.d.load_state_dict(sd["d"])
-        self.g_ema.load_state_dict(sd["g_ema"])
-        self.opt_g.load_state_dict(sd["opt_g"])
-        self.opt_d.load_state_dict(sd["opt_d"])
-        self.scaler_g.load_state_dict(sd["scaler_g"])
-        self.scaler_d.load_state_dict(sd["scaler_d"])
+        for group, mods in (("nets", self.nets), ("ema", self.ema), ("opts", self.opts),
+                            ("scalers", self.scalers)):
+            for name, mod in mods.items():
+                mod.load_state_dict(sd[group][name])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
         self.best = dict(sd.get("best", {}))
+        self.extra.update(sd.get("extra", {}))
         ranks = sd["rng_ranks"]
         if len(ranks) != world:
             warnings.warn(f"checkpoint was written by {len(ranks)} process(es), resuming with "
@@ -84,25 +98,34 @@ def make_optimizer(params, lr: float, betas: tuple[float, float],
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
 
 
-def make_state(cfg: Config, shape: tuple[int, ...], sampler: Sampler, info: DistInfo) -> TrainState:
+def make_state(cfg: Config, family: Family, sampler: Sampler, info: DistInfo) -> TrainState:
     """Fresh nets (same seed on every rank, so all ranks start identical), optimisers, counters."""
     torch.manual_seed(cfg.seed)
-    g_spec, d_spec = ARCHS.get(cfg.model.arch)(cfg.model, shape)
-    g, d = build_net(g_spec).to(info.device), build_net(d_spec).to(info.device)
-    if cfg.train.channels_last and len(shape) == 3:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-    g = sync_batchnorm(g, info, cfg.train.sync_bn)
-    d = sync_batchnorm(d, info, cfg.train.sync_bn)
-    g_ema = make_ema(g)
+    specs = family.specs()
+    nets = {}
+    for name, spec in specs.items():
+        net = build_net(spec).to(info.device)
+        if cfg.train.channels_last and len(family.data.shape) == 3:
+            net = net.to(memory_format=torch.channels_last)
+        nets[name] = sync_batchnorm(net, info, cfg.train.sync_bn)
+    sides = {"g": family.g_side, "d": family.d_side}
+    lrs = {"g": (cfg.optim.g_lr, cfg.optim.g_betas), "d": (cfg.optim.d_lr, cfg.optim.d_betas)}
     fp16 = cfg.train.precision == "fp16"
     return TrainState(
-        g=g, d=d, g_ema=g_ema,
-        g_train=wrap(g, info), d_train=wrap(d, info),
-        opt_g=make_optimizer(g.parameters(), cfg.optim.g_lr, cfg.optim.g_betas, info.device),
-        opt_d=make_optimizer(d.parameters(), cfg.optim.d_lr, cfg.optim.d_betas, info.device),
-        scaler_g=torch.amp.GradScaler(info.device.type, enabled=fp16),
-        scaler_d=torch.amp.GradScaler(info.device.type, enabled=fp16),
-        specs={"g": g_spec, "d": d_spec},
+        nets=nets,
+        train_nets={k: wrap(n, info) for k, n in nets.items()},
+        ema={k: make_ema(nets[k]) for k in family.g_side},
+        opts={s: make_optimizer([p for k in sides[s] for p in nets[k].parameters()],
+                                *lrs[s], info.device) for s in SIDES},
+        scalers={s: torch.amp.GradScaler(info.device.type, enabled=fp16) for s in SIDES},
+        specs=specs,
         sampler=sampler,
         z_gen=torch.Generator().manual_seed(cfg.seed * 1000 + info.rank + 7),
     )
+
+
+def state_for(cfg: Config, data: Dataset, info: DistInfo) -> tuple[TrainState, Family]:
+    """The configured family (checked against the data) and a fresh state for it."""
+    family = make_family(cfg, data_info(data))
+    sampler = make_sampler(data, cfg.train.batch_size, cfg.seed, info.rank, info.world)
+    return make_state(cfg, family, sampler, info), family

@@ -1,11 +1,13 @@
-"""One training step: `n_critic` D updates, then one G update, then the EMA update.
+"""One training step, generic over the GAN family: `n_critic` D updates, one G update, EMA.
 
-    D phase: fake = G(z).detach(); terms = objective.d_losses(D, real, fake)  -> step D
-    G phase: terms = objective.g_losses(D(fake))                               -> step G
+    D phase: fake = family.fake(nets, batch); terms = family.d_terms(nets, batch, fake.detach())
+             (+ weight decay) -> backward -> clip -> step D
+    G phase: terms = family.g_terms(nets, batch, fake) (+ path length, weight decay)
+             -> backward -> clip -> step G
 
 The fake batch of the last D update is made with gradients and reused by the G phase
 (G's weights have not changed in between), which saves one forward pass of G per step.
-D's parameters are frozen during the G phase so no gradient is computed for them.
+D-side nets are frozen during the G phase so no gradient is computed for them.
 """
 
 from __future__ import annotations
@@ -15,21 +17,28 @@ from dataclasses import dataclass
 
 import torch
 
+from gankit.config import Config, RegConfig
 from gankit.data.base import to_unit_range
-from gankit.losses import Objective
-from gankit.nets import PRIORS
+from gankit.families import Batch, Fake, Family, PhaseCtx
+from gankit.losses.regularizers import (
+    clip_grad_norm,
+    path_length_noise,
+    path_length_penalty,
+    weight_decay_penalty,
+)
 from gankit.train.ema import ema_beta, update_ema
 from gankit.train.state import TrainState
+
+PL_DECAY = 0.01  # StyleGAN2's running-mean decay of the path length
+PL_BATCH_SHRINK = 2  # StyleGAN2: the path-length batch is half the training batch
 
 
 @dataclass
 class StepContext:
     """What a step needs besides the state: fixed for the whole run."""
 
-    objective: Objective
-    prior: str
-    z_dim: int
-    batch_size: int
+    family: Family
+    reg: RegConfig
     n_critic: int
     ema_beta: float
     device: torch.device
@@ -40,7 +49,15 @@ class StepContext:
     lr_decay: str = "none"  # none | linear
     base_lrs: tuple[float, float] = (0.0, 0.0)  # (G, D) learning rates at step 0
     ema_rampup: float | None = None  # StyleGAN2 ramp-up of the EMA half-life; None disables
-    clip_d: float = 0.0  # WGAN weight clipping of D after each D update; 0 disables
+
+    @classmethod
+    def from_config(cls, cfg: Config, family: Family, device: torch.device,
+                    world: int = 1) -> StepContext:
+        return cls(family=family, reg=cfg.reg, n_critic=cfg.optim.n_critic,
+                   ema_beta=cfg.train.ema_beta, ema_rampup=cfg.train.ema_rampup, device=device,
+                   precision=cfg.train.precision, channels_last=cfg.train.channels_last,
+                   world=world, total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
+                   base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr))
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -49,49 +66,57 @@ class StepContext:
         return torch.autocast(self.device.type, dtype=dtype)
 
 
-def _real_batch(st: TrainState, ctx: StepContext) -> torch.Tensor:
-    x, _ = st.sampler.next()
+def _real_batch(st: TrainState, ctx: StepContext) -> Batch:
+    x, y = st.sampler.next()
     x = to_unit_range(x.to(ctx.device, non_blocking=True))
     if ctx.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
-    return x
+    return Batch(x, None if y is None else y.to(ctx.device, non_blocking=True))
 
 
-def _latents(st: TrainState, ctx: StepContext) -> torch.Tensor:
-    return PRIORS.get(ctx.prior)(ctx.batch_size, ctx.z_dim, st.z_gen).to(ctx.device)
+def _side_params(st: TrainState, names: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    return [p for k in names for p in st.nets[k].parameters()]
 
 
-def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer,
-                   scaler: torch.amp.GradScaler) -> None:
-    scaler.scale(loss).backward()
+def _backward_step(st: TrainState, side: str, names: tuple[str, ...],
+                   terms: dict[str, torch.Tensor], wd: float, max_norm: float) -> None:
+    """Sum the terms (plus coupled weight decay), backpropagate, clip, step, zero the grads."""
+    if wd > 0:
+        terms[f"{side}_wd"] = weight_decay_penalty(_side_params(st, names), wd)
+    opt, scaler = st.opts[side], st.scalers[side]
+    scaler.scale(sum(terms.values())).backward()
+    if max_norm > 0:
+        scaler.unscale_(opt)
+        terms[f"{side}_grad_norm"] = clip_grad_norm(_side_params(st, names), max_norm)
     scaler.step(opt)
     scaler.update()
     opt.zero_grad(set_to_none=True)
 
 
-def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """n_critic D updates; returns the last terms and the last fake batch (with G's graph).
+def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], Batch, Fake]:
+    """n_critic D updates; returns the last terms, real batch and fake (with G's graph).
 
     Lazy R1 counts D updates (step * n_critic + i), a function of the step only, so resume
     stays exact; the returned d_r1 is its mean over this step's D updates.
     """
+    fam, reg = ctx.family, ctx.reg
     r1_terms = []
     for i in range(ctx.n_critic):
-        real = _real_batch(st, ctx)
-        z = _latents(st, ctx)
+        batch = _real_batch(st, ctx)
         with ctx.autocast(), torch.set_grad_enabled(i == ctx.n_critic - 1):
-            fake = st.g_train(z)
-        r1 = (st.step * ctx.n_critic + i) % ctx.objective.r1_every == 0
+            fake = fam.fake(st.train_nets, batch, st.z_gen)
+        r1 = (st.step * ctx.n_critic + i) % reg.r1_every == 0
         with ctx.autocast():
-            terms = ctx.objective.d_losses(st.d_train, real, fake.detach(), st.z_gen, r1=r1)
-        _backward_step(sum(terms.values()), st.opt_d, st.scaler_d)
-        if ctx.clip_d > 0:
-            clip_weights(st.d, ctx.clip_d)
+            terms = fam.d_terms(st.train_nets, batch, fake.detach(), PhaseCtx(st.z_gen, r1))
+        _backward_step(st, "d", fam.d_side, terms, reg.d_wd, reg.d_clip_grad)
+        if reg.clip_d > 0:
+            for k in fam.d_side:
+                clip_weights(st.nets[k], reg.clip_d)
         if "d_r1" in terms:
             r1_terms.append(terms["d_r1"].detach())
     if len(r1_terms) > 1:
         terms["d_r1"] = torch.stack(r1_terms).mean()
-    return terms, fake
+    return terms, batch, fake
 
 
 @torch.no_grad()
@@ -101,14 +126,37 @@ def clip_weights(net: torch.nn.Module, c: float) -> None:
         p.clamp_(-c, c)
 
 
-def g_phase(st: TrainState, ctx: StepContext, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One G update through the (frozen) raw D: D's gradients are neither needed nor synced."""
-    st.d.requires_grad_(False)
+def path_length_term(st: TrainState, ctx: StepContext, fake: Fake) -> torch.Tensor:
+    """StyleGAN2's path-length penalty on z (no mapping network), lazy: weight pl_weight * N.
+
+    A fresh forward of G on half the batch's latents, made leaves; the running mean of the
+    path length lives in the TrainState so a resumed run continues it exactly."""
+    n = max(1, fake.z.shape[0] // PL_BATCH_SHRINK)
+    z = fake.z[:n].detach().requires_grad_(True)
+    c = None if fake.c is None else fake.c[:n]
     with ctx.autocast():
-        logits = st.d(fake)
-    terms = ctx.objective.g_losses(logits)
-    _backward_step(sum(terms.values()), st.opt_g, st.scaler_g)
-    st.d.requires_grad_(True)
+        x = st.train_nets["g"](z) if c is None else st.train_nets["g"](z, c)
+    noise = path_length_noise(torch.empty(x.shape), st.z_gen).to(x.device)  # CPU stream
+    mean = st.extra.get("pl_mean", torch.zeros((), device=x.device))
+    penalty, st.extra["pl_mean"] = path_length_penalty(x, z, mean, noise, PL_DECAY)
+    return penalty * (ctx.reg.pl_weight * ctx.reg.pl_every)
+
+
+def g_phase(st: TrainState, ctx: StepContext, batch: Batch, fake: Fake
+            ) -> dict[str, torch.Tensor]:
+    """One G update through the (frozen) raw D-side nets: their gradients are neither needed
+    nor synced."""
+    fam, reg = ctx.family, ctx.reg
+    nets = {**st.train_nets, **{k: st.nets[k] for k in fam.d_side}}
+    for k in fam.d_side:
+        st.nets[k].requires_grad_(False)
+    with ctx.autocast():
+        terms = fam.g_terms(nets, batch, fake)
+    if reg.pl_weight > 0 and st.step % reg.pl_every == 0:
+        terms["g_pl"] = path_length_term(st, ctx, fake)
+    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad)
+    for k in fam.d_side:
+        st.nets[k].requires_grad_(True)
     return terms
 
 
@@ -118,7 +166,7 @@ def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
     if ctx.lr_decay != "linear":
         return
     frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1))
-    for opt, base in ((st.opt_g, ctx.base_lrs[0]), (st.opt_d, ctx.base_lrs[1])):
+    for opt, base in ((st.opts["g"], ctx.base_lrs[0]), (st.opts["d"], ctx.base_lrs[1])):
         for group in opt.param_groups:
             group["lr"] = base * frac
 
@@ -126,9 +174,12 @@ def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
 def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
     """One full step; returns the detached loss terms (no host sync here)."""
     set_learning_rates(st, ctx)
-    d_terms, fake = d_phase(st, ctx)
-    g_terms = g_phase(st, ctx, fake)
-    update_ema(st.g_ema, st.g, ema_beta(ctx.ema_beta, st.step, ctx.ema_rampup))
+    d_terms, batch, fake = d_phase(st, ctx)
+    g_terms = g_phase(st, ctx, batch, fake)
+    beta = ema_beta(ctx.ema_beta, st.step, ctx.ema_rampup)
+    for name, ema in st.ema.items():
+        update_ema(ema, st.nets[name], beta)
     st.step += 1
-    st.images_seen += ctx.batch_size * ctx.n_critic * ctx.world
+    st.images_seen += batch.x.shape[0] * ctx.n_critic * ctx.world
     return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
+

@@ -1,0 +1,56 @@
+"""Start-up checks of the names in a config against the code that uses them.
+
+config.py checks types, ranges and value combinations and imports nothing of gankit but
+errors/registry (no import circles); the names that map to code (data set, architecture,
+prior, loss, GAN family, metrics, extractor) and the combinations that depend on what an
+architecture or family can do are checked here, before a run folder is made, with messages
+that name the key(s) and the allowed values.
+"""
+
+from __future__ import annotations
+
+from gankit.config import Config
+from gankit.errors import GankitError
+
+CONV_ARCHS = ("dcgan", "resnet")
+
+
+def check_names(cfg: Config) -> None:
+    """Every name in `cfg` is registered; a GankitError naming the key otherwise."""
+    from gankit import data, families, losses, nets
+    from gankit.metrics import evaluate as ev
+
+    losses.LOSSES.validate(cfg.loss, "loss")
+    nets.ARCHS.validate(cfg.model.arch, "model.arch")
+    nets.PRIORS.validate(cfg.model.prior, "model.prior")
+    families.FAMILIES.validate(cfg.model.family, "model.family")
+    data.check_name(cfg.data.name)
+    ev.parse_metrics(cfg.eval.metrics)
+    if cfg.eval.extractor is not None:
+        ev.EXTRACTORS.validate(cfg.eval.extractor, "eval.extractor")
+    if cfg.eval.best is not None and cfg.eval.best not in ev.SCORE_DIRECTION:
+        raise GankitError(f"eval.best: unknown score {cfg.eval.best!r}; allowed: "
+                          + ", ".join(ev.SCORE_DIRECTION))
+
+
+def check_arch(cfg: Config) -> None:
+    """Switches an architecture cannot honour, naming both keys."""
+    m = cfg.model
+    if m.arch not in CONV_ARCHS:
+        if m.attn_res is not None:
+            raise GankitError(f"model.attn_res={m.attn_res} needs a conv architecture "
+                              f"({', '.join(CONV_ARCHS)}); model.arch is {m.arch}")
+        if m.family == "conditional" and m.g_cond == "cbn":
+            raise GankitError(f"model.g_cond=cbn needs a conv architecture with batch norm in G "
+                              f"({', '.join(CONV_ARCHS)}); model.arch is {m.arch}: use "
+                              "model.g_cond=embed")
+    if m.family == "bigan" and cfg.reg.gp_lambda > 0:
+        raise GankitError("reg.gp_lambda > 0 with model.family=bigan: the gradient penalty "
+                          "interpolates images only, not (x, z) pairs; use reg.r1_gamma")
+
+
+def check(cfg: Config) -> Config:
+    """All start-up checks that need gankit's registries; returns `cfg`."""
+    check_names(cfg)
+    check_arch(cfg)
+    return cfg

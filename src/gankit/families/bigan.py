@@ -1,0 +1,52 @@
+"""BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): learn an encoder with G.
+
+An encoder E: x -> z is trained on G's side. D scores joint pairs: (x, E(x)) from the data
+against (G(z), z) from the prior. D minimises the adversarial loss with the data pair as
+real; G and E minimise the same loss with the labels swapped (the data pair as fake, the
+generated pair as real), which for the logistic loss is the non-saturating objective of
+both papers. At the optimum E inverts G, so G(E(x)) reconstructs x.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.families.base import Batch, DataInfo, Fake, Family, Nets, adv_logit
+from gankit.nets import NetSpec
+
+
+class BiGAN(Family):
+    name = "bigan"
+    g_side = ("g", "e")
+
+    @classmethod
+    def check(cls, cfg: Config, data: DataInfo) -> None:
+        super().check(cfg, data)
+        if len(data.shape) != 3:
+            raise GankitError(f"model.family=bigan needs image data; data.name={cfg.data.name} "
+                              f"has samples of shape {data.shape}")
+
+    def specs(self) -> dict[str, NetSpec]:
+        g, d = self.base_specs()
+        e = {"name": d["name"], "kwargs": {**d["kwargs"], "out_dim": self.latent.dim}}
+        e["kwargs"].pop("sn", None)
+        d["kwargs"].update(cond="latent", c_dim=self.latent.dim)
+        return {"g": g, "d": d, "e": e}
+
+    def meta(self) -> dict:
+        return {**super().meta(), "encoder": "e"}
+
+    def fake(self, nets: Nets, batch: Batch, gen: torch.Generator) -> Fake:
+        z = self.latent.sample(batch.x.shape[0], gen).to(batch.x.device)
+        return Fake(nets["g"](z), z, enc=nets["e"](batch.x))
+
+    def d_condition(self, batch: Batch, fake: Fake):
+        return fake.enc, fake.z  # real pair (x, E(x)); fake pair (G(z), z)
+
+    def g_terms(self, nets: Nets, batch: Batch, fake: Fake) -> dict[str, torch.Tensor]:
+        fake_logits = adv_logit(nets["d"](fake.x, fake.z))
+        real_logits = adv_logit(nets["d"](batch.x, fake.enc))
+        g_adv, e_adv = self.objective.adv.d(fake_logits.float(), real_logits.float())
+        return {"g_adv": g_adv, "e_adv": e_adv}

@@ -1,0 +1,83 @@
+"""Class-conditional GANs: G(z, y) and D(x, y) with the data set's labels.
+
+G takes the class by an embedding joined to z or by conditional batch norm (de Vries et al.
+2017; the SNGAN/BigGAN generators). D takes it by projection (Miyato & Koyama 2018:
+D(x, y) = psi(h) + <embed(y), h>) or through an auxiliary classifier head (ACGAN, Odena et
+al. 2017), whose class cross-entropy joins D's loss on real and fake images and G's loss.
+Fake labels are drawn from the data set's label frequencies.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gankit.config import Config
+from gankit.errors import GankitError
+from gankit.families.base import Batch, DataInfo, Fake, Family, Nets, PhaseCtx, adv_logit
+from gankit.losses.auxiliary import acgan_ce
+from gankit.nets import NetSpec
+
+
+class Conditional(Family):
+    name = "conditional"
+
+    @classmethod
+    def check(cls, cfg: Config, data: DataInfo) -> None:
+        super().check(cfg, data)
+        if data.num_classes < 2:
+            raise GankitError(f"model.family=conditional needs labelled data; data.name="
+                              f"{cfg.data.name} has no class labels (use a folder with one "
+                              "sub-folder per class, or an npz file with 'y')")
+
+    def __init__(self, cfg: Config, data: DataInfo) -> None:
+        super().__init__(cfg, data)
+        m = cfg.model
+        self.g_cond = m.g_cond if m.g_cond != "auto" else ("embed" if m.arch == "mlp" else "cbn")
+        self.acgan = m.d_cond == "acgan"
+        self.freq = torch.tensor(data.class_freq, dtype=torch.float64)
+
+    def specs(self) -> dict[str, NetSpec]:
+        g, d = self.base_specs()
+        k = self.data.num_classes
+        g["kwargs"].update(n_classes=k, cond=self.g_cond)
+        if self.acgan:
+            d["kwargs"]["out_dim"] = 1 + k  # adversarial logit + class logits
+        else:
+            d["kwargs"].update(n_classes=k, cond="projection")
+        return {"g": g, "d": d}
+
+    def meta(self) -> dict:
+        return {**super().meta(), "conditional_g": True}
+
+    def g_input(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.latent.sample(n, gen)
+        return z, torch.multinomial(self.freq, n, replacement=True, generator=gen)
+
+    def grid_input(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One row per class (as many columns as fit in n), the same latents in every row."""
+        k = self.data.num_classes
+        cols = max(1, n // k)
+        z = self.latent.sample(cols, gen).repeat(k, 1)
+        return z, torch.arange(k).repeat_interleave(cols)
+
+    def grid_columns(self, n: int) -> int:
+        return max(1, n // self.data.num_classes)
+
+    def d_condition(self, batch: Batch, fake: Fake):
+        return (None, None) if self.acgan else (batch.y, fake.c)
+
+    def d_terms(self, nets: Nets, batch: Batch, fake: Fake, ctx: PhaseCtx
+                ) -> dict[str, torch.Tensor]:
+        terms, real_out, fake_out = self.d_adversarial(nets, batch, fake, ctx)
+        if self.acgan:  # the class cross-entropy on real and on fake images
+            w = self.cfg.reg.cls_weight
+            terms["d_cls"] = w * (acgan_ce(real_out[:, 1:], batch.y)
+                                  + acgan_ce(fake_out[:, 1:], fake.c))
+        return terms
+
+    def g_terms(self, nets: Nets, batch: Batch, fake: Fake) -> dict[str, torch.Tensor]:
+        out = self.d_on_fake(nets, batch, fake)
+        terms = self.objective.g_losses(adv_logit(out))
+        if self.acgan:
+            terms["g_cls"] = self.cfg.reg.cls_weight * acgan_ce(out[:, 1:], fake.c)
+        return terms
