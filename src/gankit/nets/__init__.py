@@ -16,6 +16,7 @@ from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
+from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator
 from gankit.registry import Registry
 
 NETS: Registry[type[nn.Module]] = Registry("network")
@@ -23,6 +24,8 @@ NETS.register("mlp-g")(MLPGenerator)
 NETS.register("mlp-d")(MLPDiscriminator)
 NETS.register("dcgan-g")(DCGANGenerator)
 NETS.register("dcgan-d")(DCGANDiscriminator)
+NETS.register("resnet-g")(ResNetGenerator)
+NETS.register("resnet-d")(ResNetDiscriminator)
 
 NetSpec = dict  # {"name": str, "kwargs": dict}: everything needed to rebuild a net
 ARCHS: Registry[Callable[[ModelConfig, tuple[int, ...]], tuple[NetSpec, NetSpec]]]
@@ -45,6 +48,16 @@ def dcgan_specs(m: ModelConfig, shape: tuple[int, ...]) -> tuple[NetSpec, NetSpe
     g = {"z_dim": m.z_dim, "channels": c, "resolution": res, "width": m.g_width}
     d = {"channels": c, "resolution": res, "width": m.d_width, "norm": m.d_norm}
     return {"name": "dcgan-g", "kwargs": g}, {"name": "dcgan-d", "kwargs": d}
+
+
+@ARCHS.register("resnet", "SNGAN ResNet G and D, any resolution s*2^k (s in 4..7)")
+def resnet_specs(m: ModelConfig, shape: tuple[int, ...]) -> tuple[NetSpec, NetSpec]:
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise GankitError(f"model.arch=resnet needs square images; the data have shape {shape}")
+    c, res = shape[0], shape[1]
+    g = {"z_dim": m.z_dim, "channels": c, "resolution": res, "width": m.g_width}
+    d = {"channels": c, "resolution": res, "width": m.d_width}  # no norm in the SNGAN D
+    return {"name": "resnet-g", "kwargs": g}, {"name": "resnet-d", "kwargs": d}
 
 
 def build_net(spec: NetSpec) -> nn.Module:
