@@ -32,6 +32,7 @@ class DataConfig:
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = the data set's own
     skip_bad: bool = False  # skip (and count) unreadable images instead of stopping
     cache_dir: str | None = None  # decoded-folder cache; None = $GANKIT_CACHE or ~/.cache/gankit
+    holdout: int = 0  # withhold N samples (a fixed random subset) from training; 0 = train on all
 
 
 @dataclass
@@ -254,6 +255,7 @@ def validate(cfg: Config) -> Config:
                      ("train.ckpt_every", cfg.train.ckpt_every),
                      ("train.n_samples", cfg.train.n_samples), ("train.threads", cfg.train.threads)]:
         _positive(key, val)
+    _positive("data.holdout", cfg.data.holdout, allow_zero=True)
     for key, val in [("eval.n", cfg.eval.n), ("eval.batch_size", cfg.eval.batch_size),
                      ("eval.kid_subsets", cfg.eval.kid_subsets),
                      ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:

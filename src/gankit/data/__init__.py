@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from gankit.config import DataConfig
 from gankit.data.base import Dataset, MixtureData, TensorData, convert_channels, resize_square
 from gankit.data.builtin import DATASETS
@@ -21,6 +23,7 @@ __all__ = [
     "TensorData",
     "check_name",
     "load",
+    "load_holdout",
     "make_sampler",
 ]
 
@@ -36,7 +39,41 @@ def check_name(name: str) -> None:
 
 
 def load(cfg: DataConfig) -> Dataset:
-    """Load the data set named in `cfg`, converted to its channels and resolution."""
+    """Load the data set named in `cfg`, converted to its channels and resolution, without
+    the `cfg.holdout` held-out samples (see `load_holdout`)."""
+    data = load_all(cfg)
+    return _subset(data, _split(cfg, data)[1]) if cfg.holdout else data
+
+
+def load_holdout(cfg: DataConfig) -> TensorData:
+    """The held-out samples: never shown to a run trained with this data config."""
+    data = load_all(cfg)
+    if not cfg.holdout:
+        raise GankitError("data.holdout is 0: this run has no held-out samples")
+    return _subset(data, _split(cfg, data)[0])
+
+
+HOLDOUT_SEED = 20181  # the held-out subset is the same for every run and every seed
+
+
+def _split(cfg: DataConfig, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """(held-out, training) indices: a fixed random subset of size cfg.holdout, both sorted.
+    Random, not the last N: built-in data sets are ordered by class."""
+    if isinstance(data, MixtureData) or cfg.holdout >= len(data):
+        size = "an endless 2-D mixture" if isinstance(data, MixtureData) else f"{len(data)} samples"
+        raise GankitError(f"data.holdout={cfg.holdout}: {cfg.name} has {size}; the holdout must "
+                          "leave training data")
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    return perm[:cfg.holdout].sort().values, perm[cfg.holdout:].sort().values
+
+
+def _subset(data: TensorData, idx: torch.Tensor) -> TensorData:
+    y = None if data.y is None else data.y[idx]
+    return TensorData(data.name, data.x[idx], y, data.num_classes)
+
+
+def load_all(cfg: DataConfig) -> Dataset:
+    """Every sample of the data set named in `cfg`, converted to its channels and resolution."""
     check_name(cfg.name)
     if cfg.name.startswith("folder:"):
         return load_folder(cfg.name[7:], cfg.resolution, cfg.channels, cfg.skip_bad, cfg.cache_dir)

@@ -12,6 +12,8 @@ from gankit import data as data_mod
 from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.errors import GankitError
+from gankit.families import data_info, make_family
+from gankit.nets import build_net
 from gankit.train import distributed, runs
 from gankit.train.distributed import DistInfo
 from gankit.train.hooks import Hooks
@@ -96,27 +98,39 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     ckpt = None
     if resume is not None:
         run, cfg, ckpt = runs.open_run(resume, list(overrides or []))
-        checks.check(cfg)
+        data = _checked_data(cfg)
         runs.check_step(run, cfg, ckpt)
     else:
         if out is None:
             raise GankitError("give --out RUN_DIR for a new run")
-        checks.check(cfg)
+        data = _checked_data(cfg)
         run = runs.new_run(out)
     info = distributed.setup(cfg.device)
     try:
-        run_steps(cfg, run, ckpt, info)
+        run_steps(cfg, run, ckpt, info, data)
     finally:
         distributed.teardown(info)
     return run
 
 
-def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo) -> TrainState:
+def _checked_data(cfg: Config) -> Dataset:
+    """Names, combinations, then the data and what the family needs of them: every start-up
+    check runs before a run folder is made."""
+    checks.check(cfg)
+    data = data_mod.load(cfg.data)
+    for spec in make_family(cfg, data_info(data)).specs().values():
+        with torch.random.fork_rng(devices=[]):
+            build_net(spec)  # the nets can be built for these data (resolution, attn_res)
+    return data
+
+
+def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo,
+              data: Dataset | None = None) -> TrainState:
     """Build the state (restored from `ckpt` if given) and train it to `cfg.train.steps`."""
     cfg = _resolve_precision(cfg, info.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    data = data_mod.load(cfg.data)
+    data = data if data is not None else data_mod.load(cfg.data)
     _check_eval(cfg, data, info)
     st, family = state_for(cfg, data, info)
     if ckpt is not None:

@@ -152,8 +152,9 @@ def g_phase(st: TrainState, ctx: StepContext, batch: Batch, fake: Fake
         st.nets[k].requires_grad_(False)
     with ctx.autocast():
         terms = fam.g_terms(nets, batch, fake)
-    if reg.pl_weight > 0 and st.step % reg.pl_every == 0:
-        terms["g_pl"] = path_length_term(st, ctx, fake)
+    if reg.pl_weight > 0:  # lazy: the term is 0 between its steps, so logs keep their keys
+        due = st.step % reg.pl_every == 0
+        terms["g_pl"] = path_length_term(st, ctx, fake) if due else fake.x.new_zeros((), dtype=torch.float32)
     _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad)
     for k in fam.d_side:
         st.nets[k].requires_grad_(True)

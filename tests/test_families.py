@@ -1,0 +1,188 @@
+"""GAN families: each trains, resumes bit for bit, samples from a reloaded checkpoint; each
+family's extra terms against a hand computation; switches compose; nonsense is refused
+before a run folder is made, naming both keys."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import TINY_DCGAN, TINY_MLP, assert_same
+
+import gankit
+from gankit import checkpoint, config
+from gankit.errors import GankitError
+from gankit.families import Batch, DataInfo, PhaseCtx, make_family
+from gankit.nets import build_net
+from gankit.train.loop import train
+
+FAMILIES = {
+    "conditional": ["model.family=conditional"],
+    "acgan": ["model.family=conditional", "model.d_cond=acgan"],
+    "infogan": ["model.family=infogan", "model.cat_codes=[10]", "model.cont_codes=2"],
+    "bigan": ["model.family=bigan"],
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_family_trains_resumes_exactly_and_samples(tmp_path, family):
+    extra = [*TINY_DCGAN, *FAMILIES[family]]
+    full = train(config.build(None, extra), out=tmp_path / "full")
+    half = train(config.build(None, [*extra, "train.steps=3"]), out=tmp_path / "half")
+    train(None, resume=half, overrides=["train.steps=6"])
+    a, b = checkpoint.load(full), checkpoint.load(half)
+    assert a["family"]["name"] == config.build(None, extra).model.family
+    assert_same(a["state"], b["state"])
+    pipe = gankit.load(str(full))
+    x = pipe.sample(20, seed=3)
+    assert x.shape == (20, 1, 8, 8) and x.abs().max() <= 1
+    assert torch.equal(x, gankit.load(str(half)).sample(20, seed=3))
+    if family in ("conditional", "acgan"):
+        assert pipe.num_classes == 10
+        three = pipe.sample(4, seed=0, classes=3)
+        z = pipe.latents(4, seed=0)
+        assert torch.equal(three, pipe.generate(z, torch.full((4,), 3)))
+    if family == "bigan":
+        assert pipe.encode(x).shape == (20, 8)
+
+
+def test_conditional_fake_labels_follow_the_class_shares():
+    cfg = config.build(None, [*TINY_MLP, "model.family=conditional", "data.name=digits",
+                              "model.g_cond=embed"])
+    info = DataInfo((1, 8, 8), 3, [0.7, 0.2, 0.1])
+    fam = make_family(cfg, info)
+    _, labels = fam.g_input(20000, torch.Generator().manual_seed(0))
+    shares = torch.bincount(labels, minlength=3).double() / 20000
+    torch.testing.assert_close(shares, torch.tensor([0.7, 0.2, 0.1], dtype=torch.float64),
+                               atol=0.01, rtol=0)
+
+
+def _tiny_family(extra):
+    cfg = config.build(None, [*TINY_MLP, "data.name=digits", "model.z_dim=4", *extra])
+    fam = make_family(cfg, DataInfo((1, 8, 8), 10, [0.1] * 10))
+    torch.manual_seed(0)
+    nets = {k: build_net(s) for k, s in fam.specs().items()}
+    x = torch.rand(6, 1, 8, 8) * 2 - 1
+    batch = Batch(x, torch.tensor([0, 1, 2, 3, 4, 5]))
+    fake = fam.fake(nets, batch, torch.Generator().manual_seed(1))
+    return fam, nets, batch, fake
+
+
+def test_acgan_class_terms_against_hand_computation():
+    fam, nets, batch, fake = _tiny_family(["model.family=conditional", "model.d_cond=acgan",
+                                           "model.g_cond=embed", "reg.cls_weight=0.5"])
+    d = nets["d"]
+    real_out, fake_out = d(batch.x), d(fake.x.detach())
+    assert real_out.shape == (6, 11)
+    terms = fam.d_terms(nets, batch, fake.detach(), PhaseCtx(torch.Generator(), r1=False))
+    want = 0.5 * (F.cross_entropy(real_out[:, 1:], batch.y) + F.cross_entropy(fake_out[:, 1:],
+                                                                                fake.c))
+    torch.testing.assert_close(terms["d_cls"], want, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(terms["d_real"], F.softplus(-real_out[:, 0]).mean())
+    g_terms = fam.g_terms(nets, batch, fake)
+    torch.testing.assert_close(g_terms["g_cls"], 0.5 * F.cross_entropy(d(fake.x)[:, 1:], fake.c))
+    torch.testing.assert_close(g_terms["g_adv"], F.softplus(-d(fake.x)[:, 0]).mean())
+
+
+def test_infogan_bound_against_hand_computation():
+    fam, nets, batch, fake = _tiny_family(["model.family=infogan", "model.cat_codes=[3]",
+                                           "model.cont_codes=2", "reg.info_weight=2"])
+    assert fake.z.shape == (6, 4 + 3 + 2)
+    cat, cont = fake.codes["cat"][:, 0], fake.codes["cont"]
+    assert torch.equal(fake.z[:, 4:7].argmax(1), cat) and torch.equal(fake.z[:, 7:], cont)
+    out = nets["d"](fake.x)
+    assert out.shape == (6, 1 + 3 + 2)
+    nll = 0.5 * (cont - out[:, 4:]).square() + 0.5 * math.log(2 * math.pi)
+    want = 2 * (F.cross_entropy(out[:, 1:4], cat) + nll.sum(1).mean())
+    torch.testing.assert_close(fam.g_terms(nets, batch, fake)["g_info"], want)
+    d_terms = fam.d_terms(nets, batch, fake.detach(), PhaseCtx(torch.Generator(), r1=False))
+    torch.testing.assert_close(d_terms["d_info"], want)
+
+
+def test_bigan_scores_joint_pairs_with_labels_swapped_for_g_and_e():
+    fam, nets, batch, fake = _tiny_family(["model.family=bigan"])
+    d, e = nets["d"], nets["e"]
+    assert set(nets) == {"g", "d", "e"} and fam.g_side == ("g", "e")
+    enc = e(batch.x)
+    assert enc.shape == (6, 4) and torch.equal(fake.enc, enc)
+    real_pair, fake_pair = d(batch.x, enc), d(fake.x, fake.z)
+    terms = fam.d_terms(nets, batch, fake.detach(), PhaseCtx(torch.Generator(), r1=False))
+    torch.testing.assert_close(terms["d_real"], F.softplus(-real_pair).mean())
+    torch.testing.assert_close(terms["d_fake"], F.softplus(fake_pair).mean())
+    g = fam.g_terms(nets, batch, fake)
+    torch.testing.assert_close(g["g_adv"], F.softplus(-fake_pair).mean())  # G: fake pair real
+    torch.testing.assert_close(g["e_adv"], F.softplus(real_pair).mean())  # E: data pair fake
+
+
+COMBOS = {  # family x architecture x loss x regulariser combinations that make sense
+    "resnet-sn-hinge": ["model.arch=resnet", "loss=hinge", "model.d_sn=true"],
+    "cgan-resnet-attn": ["model.family=conditional", "model.arch=resnet", "loss=hinge",
+                         "model.d_sn=true", "model.g_sn=true", "model.attn_res=4"],
+    "acgan-r1": ["model.family=conditional", "model.d_cond=acgan", "model.d_norm=none",
+                 "reg.r1_gamma=1", "reg.r1_every=2"],
+    "cgan-mlp-lsgan-wd": ["model.family=conditional", "model.arch=mlp", "loss=lsgan",
+                          "model.g_cond=embed", "reg.d_wd=0.001", "reg.g_wd=0.001"],
+    "infogan-pl-clip": ["model.family=infogan", "model.cat_codes=[10]", "model.cont_codes=2",
+                        "loss=hinge", "reg.pl_weight=2", "reg.pl_every=2", "reg.d_clip_grad=1",
+                        "reg.g_clip_grad=1"],
+    "infogan-wgan-gp": ["model.family=infogan", "model.cat_codes=[4]", "loss=wgan",
+                        "reg.gp_lambda=10", "model.d_norm=none", "optim.n_critic=2"],
+    "bigan-resnet-r1": ["model.family=bigan", "model.arch=resnet", "reg.r1_gamma=1"],
+    "dcgan-attn-wgan-clip": ["model.attn_res=4", "loss=wgan", "reg.clip_d=0.01"],
+    "discrete-prior": ["model.cat_codes=[4,3]", "model.prior=uniform"],
+    "cgan-cbn-pl": ["model.family=conditional", "model.g_cond=cbn", "reg.pl_weight=2",
+                    "reg.pl_every=1"],
+}
+
+
+@pytest.mark.parametrize("name", list(COMBOS))
+def test_combinations_train_resume_and_sample(tmp_path, name):
+    extra = [*TINY_DCGAN, "train.steps=4", "train.ckpt_every=2", "train.sample_every=2",
+             *COMBOS[name]]
+    full = train(config.build(None, extra), out=tmp_path / "full")
+    half = train(config.build(None, [*extra, "train.steps=2"]), out=tmp_path / "half")
+    train(None, resume=half, overrides=["train.steps=4"])
+    a, b = checkpoint.load(full)["state"], checkpoint.load(half)["state"]
+    assert_same(a, b)
+    if "reg.pl_weight=2" in extra:
+        assert "pl_mean" in a["extra"] and a["extra"]["pl_mean"] > 0
+    assert gankit.load(str(full)).sample(3).shape == (3, 1, 8, 8)
+    log = (full / "metrics.jsonl").read_text()
+    for key, term in [("reg.d_wd", "d_wd"), ("reg.d_clip_grad", "d_grad_norm"),
+                      ("reg.pl_weight", "g_pl"), ("model.d_cond=acgan", "g_cls")]:
+        assert (term in log) == any(e.startswith(key) for e in extra), term
+
+
+def test_points_families_with_mlp(tmp_path):
+    run = train(config.build(None, [*TINY_MLP, "model.family=infogan", "model.cat_codes=[8]",
+                                    "reg.pl_weight=1"]), out=tmp_path / "run")
+    pipe = gankit.load(str(run))
+    assert pipe.sample(5, codes={"c0": 2}).shape == (5, 2)
+
+
+BAD = [
+    (["reg.clip_d=0.01", "model.d_sn=true", "loss=wgan"], "reg.clip_d", "model.d_sn"),
+    (["model.family=conditional", "data.name=ring8", "model.arch=mlp"], "model.family",
+     "data.name=ring8"),
+    (["model.family=conditional", "model.d_cond=acgan", "data.name=ring8", "model.arch=mlp"],
+     "model.family", "data.name"),
+    (["model.arch=mlp", "model.attn_res=4"], "model.attn_res", "model.arch"),
+    (["model.arch=mlp", "model.family=conditional", "model.g_cond=cbn"], "model.g_cond",
+     "model.arch"),
+    (["model.family=bigan", "reg.gp_lambda=10", "model.d_norm=none", "loss=wgan"],
+     "reg.gp_lambda", "model.family=bigan"),
+    (["model.family=infogan"], "model.family=infogan", "model.cat_codes"),
+    (["model.cont_codes=2"], "model.cont_codes", "model.family"),
+    (["model.family=bigan", "data.name=ring8", "model.arch=mlp"], "model.family=bigan",
+     "data.name"),
+    (["model.family=gan"], "model.family", "allowed: bigan, conditional, infogan"),
+    (["model.cat_codes=[1]"], "model.cat_codes", ">= 2"),
+]
+
+
+@pytest.mark.parametrize("extra,key1,key2", BAD)
+def test_nonsense_is_refused_before_the_run_folder(tmp_path, extra, key1, key2):
+    with pytest.raises(GankitError) as err:
+        train(config.build(None, [*TINY_DCGAN, *extra]), out=tmp_path / "run")
+    assert key1 in str(err.value) and key2 in str(err.value), str(err.value)
+    assert not (tmp_path / "run").exists()
