@@ -53,7 +53,7 @@ def _upgrade_state(ckpt: dict) -> None:
         "nets": {"g": st["g"], "d": st["d"]}, "ema": {"g": st["g_ema"]},
         "opts": {"g": st["opt_g"], "d": st["opt_d"]},
         "scalers": {"g": st["scaler_g"], "d": st["scaler_d"]},
-        "extra": {}, **{k: st[k] for k in ("step", "images_seen", "rng_ranks")},
+        **{k: st[k] for k in ("step", "images_seen", "rng_ranks")},
         "best": st.get("best", {}),
     }
     model = ckpt["config"].setdefault("model", {})

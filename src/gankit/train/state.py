@@ -39,7 +39,8 @@ class TrainState:
     step: int = 0  # G steps done
     images_seen: int = 0  # real images shown to D, all ranks together
     best: dict = field(default_factory=dict)  # {"score", "value", "step"} of checkpoints/best.pt
-    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # running statistics (pl_mean)
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # this rank's running
+    #                               statistics (pl_mean): saved per rank, like its RNG streams
 
     @property
     def g(self) -> nn.Module:
@@ -54,14 +55,17 @@ class TrainState:
         return self.ema["g"]
 
     def rng_state(self) -> dict:
-        """This rank's random streams: latents, torch's global RNG, data order."""
+        """This rank's own state: random streams (latents, torch's global RNG, data order) and
+        running statistics, which differ between ranks (each sees its own batch)."""
         return {"z": self.z_gen.get_state(), "torch": torch.get_rng_state(),
-                "sampler": self.sampler.state_dict()}
+                "sampler": self.sampler.state_dict(),
+                "extra": {k: v.detach().cpu().clone() for k, v in self.extra.items()}}
 
     def load_rng_state(self, rng: dict) -> None:
         self.z_gen.set_state(rng["z"])
         torch.set_rng_state(rng["torch"])
         self.sampler.load_state_dict(rng["sampler"])
+        self.extra = dict(rng.get("extra", {}))
 
     def state_dict(self, rng_ranks: list[dict] | None = None) -> dict:
         """Everything to continue exactly; `rng_ranks` holds every rank's streams under DDP."""
@@ -71,7 +75,6 @@ class TrainState:
             "opts": {k: o.state_dict() for k, o in self.opts.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "step": self.step, "images_seen": self.images_seen, "best": dict(self.best),
-            "extra": {k: v.clone() for k, v in self.extra.items()},
             "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
@@ -82,7 +85,6 @@ class TrainState:
                 mod.load_state_dict(sd[group][name])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
         self.best = dict(sd.get("best", {}))
-        self.extra.update(sd.get("extra", {}))
         ranks = sd["rng_ranks"]
         if len(ranks) != world:
             warnings.warn(f"checkpoint was written by {len(ranks)} process(es), resuming with "

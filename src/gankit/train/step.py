@@ -137,7 +137,7 @@ def path_length_term(st: TrainState, ctx: StepContext, fake: Fake) -> torch.Tens
     with ctx.autocast():
         x = st.train_nets["g"](z) if c is None else st.train_nets["g"](z, c)
     noise = path_length_noise(torch.empty(x.shape), st.z_gen).to(x.device)  # CPU stream
-    mean = st.extra.get("pl_mean", torch.zeros((), device=x.device))
+    mean = st.extra.get("pl_mean", torch.zeros(())).to(x.device)
     penalty, st.extra["pl_mean"] = path_length_penalty(x, z, mean, noise, PL_DECAY)
     return penalty * (ctx.reg.pl_weight * ctx.reg.pl_every)
 
