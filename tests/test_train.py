@@ -146,7 +146,7 @@ def test_pipeline_sampling(tmp_path, tiny_dcgan):
     with np.load(tmp_path / "arr.npz") as z:
         assert z["images"].shape == (5, 1, 8, 8) and z["images"].dtype == np.uint8
     paths = pipe.save(x, tmp_path / "single")
-    assert len(paths) == 5 and Image.open(paths[0]).size == (8 + 4, 8 + 4)
+    assert len(paths) == 5 and Image.open(paths[0]).size == (8, 8)  # no grid border
 
 
 def test_resume_trims_log_lines_written_after_the_checkpoint(tmp_path, tiny_mlp):

@@ -3,6 +3,10 @@
     gankit train PRESET_OR_YAML [key=value ...] --out RUN_DIR
     gankit train --resume RUN_DIR [train.steps=N ...]
     gankit sample RUN_OR_CKPT --n 64 --seed 0 --out grid.png | samples.npz | folder/
+    gankit sample RUN --class 3 | --code c0=3 --code c1=0.5 | --truncation 0.7
+    gankit interpolate RUN --seeds 0,1,2 [--code c1]
+    gankit encode RUN IMAGES --out z.npz
+    gankit reconstruct RUN IMAGES --out recon.png
     gankit list
 """
 
@@ -11,9 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from gankit.errors import GankitError
+
+if TYPE_CHECKING:
+    import torch
+
+    from gankit.pipelines.generate import GeneratorPipeline
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -36,24 +45,54 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from gankit import tools
-    from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
     from gankit.train.runs import check_output
 
     pipe = load(args.run, device=args.device, ema=not args.no_ema)
-    check_output(args.out, "--out", folder=pipe.output_kind(args.out) == "folder")
+    kind = pipe.output_kind(args.out)
+    check_output(args.out, "--out", folder=kind == "folder")
+    given = _sample_options(args)
+    by_class = pipe.is_image and pipe.num_classes > 0 and len(args.classes or []) != 1
     if args.reject:
-        sample, drs = tools.drs_source(pipe, load_critic(args.run, args.device),
-                                       tools.run_data(pipe), args.n, args.seed,
-                                       args.gamma_percentile)
-        samples = sample(args.n, args.seed)
-        print(f"rejection sampling: acceptance rate {drs.acceptance_rate:.3f} "
-              f"over {drs.proposed} proposals")
+        samples = _rejection_samples(args, pipe)
+    elif kind == "image" and by_class:
+        grid = pipe.class_grid(args.n, args.seed, args.classes, **given)
+        pipe.save(grid.samples, args.out, nrow=grid.columns)
+        print(f"wrote {args.out}: one row per class ({len(grid.classes)} rows x {grid.columns} "
+              "columns, the same latent down each column)")
+        return
     else:
-        samples = pipe.sample(args.n, seed=args.seed)
+        samples = pipe.sample(args.n, seed=args.seed, classes=args.classes, **given)
     paths = pipe.save(samples, args.out)
     print(f"wrote {len(paths)} file(s): {paths[0]}" + (" ..." if len(paths) > 1 else ""))
+
+
+def _rejection_samples(args: argparse.Namespace, pipe: GeneratorPipeline) -> torch.Tensor:
+    from gankit import tools
+    from gankit.pipelines.critic import load_critic
+
+    if args.classes or args.code or args.truncation is not None:
+        raise GankitError("--reject draws from the plain prior; it does not combine with "
+                          "--class, --code or --truncation")
+    sample, drs = tools.drs_source(pipe, load_critic(args.run, args.device),
+                                   tools.run_data(pipe), args.n, args.seed, args.gamma_percentile)
+    print(f"rejection sampling: acceptance rate {drs.acceptance_rate:.3f} "
+          f"over {drs.proposed} proposals")
+    return sample(args.n, args.seed)
+
+
+def _sample_options(args: argparse.Namespace) -> dict:
+    """--code, --truncation and --truncation-mode as GeneratorPipeline.sample's arguments."""
+    codes: dict[str, float] = {}
+    for name, value in args.code or []:
+        if name in codes:
+            raise GankitError(f"--code {name} is given twice")
+        codes[name] = value
+    if args.truncation_mode and args.truncation is None:
+        raise GankitError(f"--truncation-mode {args.truncation_mode} needs --truncation (psi, or "
+                          "the threshold for resample)")
+    return {"codes": codes, "truncation": args.truncation,
+            "truncation_mode": args.truncation_mode or "psi"}
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -141,18 +180,65 @@ def _interpolate(args: argparse.Namespace) -> None:
     from gankit.data.base import to_uint8
     from gankit.images import check_image_path, save_grid, scatter
     from gankit.pipelines.generate import load
-    from gankit.pipelines.interpolate import interpolate
+    from gankit.pipelines.interpolate import code_sweep, interpolate
     from gankit.train.runs import check_output
 
     check_output(check_image_path(args.out), "--out")
+    if args.code and args.mode:
+        raise GankitError("--mode shapes the paths between seeds; a --code sweep has none")
     pipe = load(args.run, device=args.device)
     seeds = args.seeds
-    path = interpolate(pipe, seeds, args.steps, args.mode)
-    if pipe.is_image:
-        save_grid(to_uint8(path.flatten(0, 1)), args.out, nrow=args.steps)
+    if args.code:
+        grid = code_sweep(pipe, args.code, seeds, args.steps)
+        what = f"{len(seeds)} seed(s) x {grid.shape[1]} values of {args.code}"
     else:
-        scatter(path.flatten(0, 1), args.out)
-    print(f"wrote {args.out}: {len(seeds) - 1} path(s) x {args.steps} steps ({args.mode})")
+        grid = interpolate(pipe, seeds, args.steps, args.mode or "slerp")
+        what = f"{len(seeds) - 1} path(s) x {args.steps} steps ({args.mode or 'slerp'})"
+    if pipe.is_image:
+        save_grid(to_uint8(grid.flatten(0, 1)), args.out, nrow=grid.shape[1])
+    else:
+        scatter(grid.flatten(0, 1), args.out)
+    print(f"wrote {args.out}: {what}")
+
+
+def _encode(args: argparse.Namespace) -> None:
+    from gankit.pipelines.encode import load_images, save_latents
+    from gankit.pipelines.generate import load
+    from gankit.train.runs import check_output
+
+    if Path(args.out).suffix.lower() != ".npz":
+        raise GankitError(f"--out {args.out}: encode writes an .npz file (arrays z and files)")
+    _check_not_input(check_output(args.out, "--out"), args.images)
+    pipe = load(args.run, device=args.device, ema=not args.no_ema)
+    pipe.require_encoder("encode")
+    names, x = load_images(args.images, pipe.data_shape)
+    z = pipe.encode(x)
+    save_latents(args.out, z, names)
+    print(f"wrote {args.out}: z {tuple(z.shape)} and files for {len(names)} image(s)")
+
+
+def _reconstruct(args: argparse.Namespace) -> None:
+    from gankit.images import check_image_path
+    from gankit.pipelines.encode import load_images, reconstruct, save_pairs
+    from gankit.pipelines.generate import load
+    from gankit.train.runs import check_output
+
+    _check_not_input(check_output(check_image_path(args.out), "--out"), args.images)
+    pipe = load(args.run, device=args.device, ema=not args.no_ema)
+    pipe.require_encoder("reconstruct")
+    names, x = load_images(args.images, pipe.data_shape)
+    rec = reconstruct(pipe, x[:args.n])
+    per_row = save_pairs(rec, args.out)
+    print(f"wrote {args.out}: {len(rec.x)} of {len(names)} image(s), each beside G(E(x)), "
+          f"{per_row} pair(s) a row; mean squared error {float(rec.mse.mean()):.4f} "
+          "(images in [-1, 1])")
+
+
+def _check_not_input(out: Path, images: str) -> None:
+    """An output may not replace the input images, nor land among them."""
+    src = Path(images).expanduser().resolve()
+    if out.resolve() == src or src in out.resolve().parents:
+        raise GankitError(f"--out {out} would write over or among the input images {images}")
 
 
 def _nearest(args: argparse.Namespace) -> None:
@@ -245,6 +331,31 @@ def _count(text: str) -> int:
     return value
 
 
+def _classes(text: str) -> list[int]:
+    """Comma-separated class numbers (--class 3, --class 1,2,3); the model checks the range."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a class number or a comma-separated "
+                                         "list of them (e.g. 3 or 1,2,3)") from None
+
+
+def _code(text: str) -> tuple[str, float]:
+    """NAME=VALUE of one latent code (--code c0=3, --code c1=0.5)."""
+    import math
+
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE (e.g. c0=3 or c1=0.5)")
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r}: the value of {name} is not a finite number")
+    return name.strip(), number
+
+
 def _percentile(text: str) -> float:
     try:
         value = float(text)
@@ -266,21 +377,37 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="gankit", description="Train, measure and use GANs.")
-    sub = p.add_subparsers(dest="command", required=True)
+def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train a GAN, or resume a run")
     t.add_argument("source", nargs="?", help="preset name or YAML file")
     t.add_argument("overrides", nargs="*", help="config overrides, e.g. train.steps=500 loss=hinge")
     t.add_argument("--out", help="new run folder")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
     t.set_defaults(func=_train)
-    s = sub.add_parser("sample", help="draw samples from a trained generator")
+
+
+def _add_sample(sub) -> None:
+    s = sub.add_parser("sample", help="draw samples from a trained generator",
+                       description="Draw samples. A grid image from a class-conditional model "
+                       "has one row per class (all classes, or those of a --class list) and "
+                       "n // rows columns, the same latent down each column.")
     s.add_argument("run", help="run folder or checkpoint file")
     s.add_argument("--n", type=_count, default=64, help="number of samples")
     s.add_argument("--seed", type=_seed, default=0, help="latent seed")
     s.add_argument("--out", default="samples.png",
                    help="grid image (.png), arrays (.npz) or a folder for single PNGs")
+    s.add_argument("--class", dest="classes", type=_classes, metavar="K[,K...]",
+                   help="only these classes (conditional models); one class fills the grid, a "
+                   "list gives one row per class (default for a grid: every class, n // classes "
+                   "columns)")
+    s.add_argument("--code", type=_code, action="append", metavar="NAME=VALUE",
+                   help="fix a latent code, repeatable: c0.. are the categorical codes (value = "
+                   "category), then the continuous ones (values in [-1, 1] as in training)")
+    s.add_argument("--truncation", type=float, metavar="T",
+                   help="truncate the noise part of z: psi in (0, 1] scales it (1 = off), or "
+                   "the threshold of --truncation-mode resample (default: off)")
+    s.add_argument("--truncation-mode", choices=["psi", "resample"],
+                   help="psi (StyleGAN; default) or resample (BigGAN: redraw |z| > T)")
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights, not the EMA")
     s.add_argument("--reject", action="store_true",
@@ -288,6 +415,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--gamma-percentile", type=_percentile, default=80.0,
                    help="DRS shift: percentile of F per proposal batch (higher = stricter)")
     s.set_defaults(func=_sample)
+
+
+def _add_eval(sub) -> None:
     e = sub.add_parser("eval", help="measure a run: FID, KID, IS, PR, DC, mode coverage")
     e.add_argument("run", help="run folder or checkpoint file")
     e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes (default: the "
@@ -304,6 +434,9 @@ def parser() -> argparse.ArgumentParser:
                    help="DRS shift percentile")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=_eval)
+
+
+def _add_score(sub) -> None:
     sc = sub.add_parser("score", help="rank images by D's output; D's real vs generated histogram")
     sc.add_argument("run")
     sc.add_argument("images", help="image folder, image file or .npz")
@@ -312,15 +445,48 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--json", help="write the full ranking and histogram here")
     sc.add_argument("--device", default="cpu")
     sc.set_defaults(func=_score)
-    it = sub.add_parser("interpolate", help="latent interpolation between seeds")
+
+
+def _add_interpolate(sub) -> None:
+    it = sub.add_parser("interpolate", help="latent interpolation between seeds, or a sweep of "
+                        "one latent code")
     it.add_argument("run")
     it.add_argument("--seeds", type=_seeds, default="0,1,2,3",
-                    help="comma-separated seeds (one path per pair)")
-    it.add_argument("--steps", type=int, default=8)
-    it.add_argument("--mode", default="slerp", help="lerp or slerp")
+                    help="comma-separated seeds (one path per pair; one row per seed with --code)")
+    it.add_argument("--steps", type=int, default=8,
+                    help="columns (a categorical --code shows all its values instead)")
+    it.add_argument("--mode", help="lerp or slerp (default)")
+    it.add_argument("--code", metavar="NAME", help="sweep this latent code instead: c1 from -1 "
+                    "to 1 (continuous) or through all its values (categorical), the rest fixed "
+                    "per row")
     it.add_argument("--out", default="interpolation.png")
     it.add_argument("--device", default="cpu")
     it.set_defaults(func=_interpolate)
+
+
+def _add_encode(sub) -> None:
+    en = sub.add_parser("encode", help="images -> latents with a BiGAN's encoder E")
+    _image_inputs(en)
+    en.add_argument("--out", default="latents.npz", help=".npz with z (N, z_dim) and files")
+    en.set_defaults(func=_encode)
+    rc = sub.add_parser("reconstruct", help="images beside their reconstructions G(E(x))")
+    _image_inputs(rc)
+    rc.add_argument("--out", default="reconstruction.png",
+                    help="grid image; columns alternate x and G(E(x))")
+    rc.add_argument("--n", type=_count, default=64, help="use the first N images")
+    rc.set_defaults(func=_reconstruct)
+
+
+def _image_inputs(cmd: argparse.ArgumentParser) -> None:
+    """The run and the images of encode and reconstruct."""
+    cmd.add_argument("run")
+    cmd.add_argument("images", help="image folder, image file or .npz with x, at the model's "
+                     "size (images are not resized)")
+    cmd.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA")
+    cmd.add_argument("--device", default="cpu")
+
+
+def _add_nearest(sub) -> None:
     nn_ = sub.add_parser("nearest", help="generated samples beside their nearest training images")
     nn_.add_argument("run")
     nn_.add_argument("--n", type=_count, default=8)
@@ -331,12 +497,23 @@ def parser() -> argparse.ArgumentParser:
     nn_.add_argument("--out", default="nearest.png")
     nn_.add_argument("--device", default="cpu")
     nn_.set_defaults(func=_nearest)
+
+
+def _add_misc(sub) -> None:
     et = sub.add_parser("extractor-train", help="re-train a shipped digit classifier from its seed")
     et.add_argument("name", help="lenet-mnist or lenet-digits")
     et.add_argument("--out", required=True)
     et.set_defaults(func=_extractor_train)
     ls = sub.add_parser("list", help="list data sets, models, losses and presets")
     ls.set_defaults(func=_list)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gankit", description="Train, measure and use GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_sample, _add_eval, _add_score, _add_interpolate, _add_encode,
+                _add_nearest, _add_misc):
+        add(sub)
     return p
 
 

@@ -48,8 +48,8 @@ class ModelConfig:
     d_width: int = 64  # D hidden units (mlp) or base channels (dcgan, resnet)
     depth: int = 3  # hidden layers of the mlp family; conv depth follows the resolution
     d_norm: Literal["batch", "none"] = "batch"  # normalisation in D (none for WGAN-GP / R1 / SN)
-    g_cond: Literal["auto", "embed", "cbn"] = "auto"  # conditional G: class embedding joined to
-    #                  z, or conditional batch norm; auto = cbn for conv nets, embed for mlp
+    g_cond: Literal["embed", "cbn"] = "embed"  # conditional G: class embedding joined to z, or
+    #                  conditional batch norm (conv nets; learns the class slowly in short runs)
     d_cond: Literal["projection", "acgan"] = "projection"  # conditional D: projection (Miyato &
     #                  Koyama 2018) or an auxiliary classifier head (ACGAN, Odena et al. 2017)
     attn_res: int | None = None  # SAGAN self-attention at this feature resolution in G and D

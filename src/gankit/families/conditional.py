@@ -1,7 +1,7 @@
 """Class-conditional GANs: G(z, y) and D(x, y) with the data set's labels.
 
-G takes the class by an embedding joined to z or by conditional batch norm (de Vries et al.
-2017; the SNGAN/BigGAN generators). D takes it by projection (Miyato & Koyama 2018:
+G takes the class by an embedding joined to z (Mirza & Osindero 2014) or by conditional
+batch norm (de Vries et al. 2017; the SNGAN/BigGAN generators). D takes it by projection (Miyato & Koyama 2018:
 D(x, y) = psi(h) + <embed(y), h>) or through an auxiliary classifier head (ACGAN, Odena et
 al. 2017), whose class cross-entropy joins D's loss on real and fake images and G's loss.
 Fake labels are drawn from the data set's label frequencies.
@@ -32,7 +32,7 @@ class Conditional(Family):
     def __init__(self, cfg: Config, data: DataInfo) -> None:
         super().__init__(cfg, data)
         m = cfg.model
-        self.g_cond = m.g_cond if m.g_cond != "auto" else ("embed" if m.arch == "mlp" else "cbn")
+        self.g_cond = m.g_cond
         self.acgan = m.d_cond == "acgan"
         self.freq = torch.tensor(data.class_freq, dtype=torch.float64)
 

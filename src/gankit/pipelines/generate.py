@@ -1,11 +1,15 @@
 """Inference from a checkpoint: rebuild G (the EMA weights by default) and draw samples.
 
 Needs neither the data set nor the training state: a checkpoint records G's constructor
-spec, the latent prior and its size, so `load(path).sample(n)` works anywhere.
+spec, the latent prior and its size, so `load(path).sample(n)` works anywhere. What G is
+given can be fixed: the class (conditional models), the latent codes (InfoGAN, Chen et al.
+2016) and the truncation of the noise (psi, Karras et al. 2019; resampling, Brock et al.
+2019); a BiGAN's encoder maps images back to latents.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +23,18 @@ from gankit.config import Config, from_dict
 from gankit.data.base import to_uint8
 from gankit.devices import resolve_device
 from gankit.errors import GankitError
-from gankit.images import IMAGE_SUFFIXES, save_grid, scatter
+from gankit.images import IMAGE_SUFFIXES, save_array, save_grid, scatter
 from gankit.nets import build_net
 from gankit.nets.latent import Latent
+
+
+@dataclass
+class ClassGrid:
+    """Samples laid out one row per class, the same latent down each column."""
+
+    samples: torch.Tensor  # (rows * columns, *data_shape), row by row
+    classes: list[int]  # the class of each row
+    columns: int
 
 
 @dataclass
@@ -78,25 +91,40 @@ class GeneratorPipeline:
                               f"{self.num_classes} classes, 0..{self.num_classes - 1}")
         return torch.tensor(wanted, dtype=torch.long).repeat((n + len(wanted) - 1) // len(wanted))[:n]
 
-    def set_codes(self, z: torch.Tensor, codes: dict[str, float] | None) -> torch.Tensor:
-        """Fix latent codes by name: c0.. are the categorical codes (value = category), then
-        the continuous ones (value in [-1, 1])."""
-        if not codes:
-            return z
+    def code_size(self, name: str) -> int:
+        """Check a code name (c0, c1, ...): its number of values for a categorical code, 0 for
+        a continuous one."""
         ncat, ncont = len(self.latent.cat), self.latent.cont
         if ncat + ncont == 0:
             raise GankitError(f"--code needs a model with latent codes (model.cat_codes / "
                               f"model.cont_codes); this {self.family['name']} model has none")
+        idx = int(name[1:]) if name[:1] == "c" and name[1:].isdigit() else -1
+        if not 0 <= idx < ncat + ncont:
+            raise GankitError(f"--code {name}: unknown code; this model has "
+                              f"c0..c{ncat + ncont - 1}")
+        return self.latent.cat[idx] if idx < ncat else 0
+
+    def set_codes(self, z: torch.Tensor, codes: dict[str, float] | None) -> torch.Tensor:
+        """Fix latent codes by name: c0.. are the categorical codes (value = category), then
+        the continuous ones (value in [-1, 1] as in training; finite values outside it
+        extrapolate)."""
+        if not codes:
+            return z
+        ncat = len(self.latent.cat)
         cat, cont = {}, {}
         for name, value in codes.items():
-            idx = int(name[1:]) if name[:1] == "c" and name[1:].isdigit() else -1
-            if not 0 <= idx < ncat + ncont:
-                raise GankitError(f"--code {name}: unknown code; this model has "
-                                  f"c0..c{ncat + ncont - 1}")
-            if idx < ncat:
-                if float(value) != int(value):
-                    raise GankitError(f"--code {name}={value}: a categorical code takes a whole "
-                                      f"number 0..{self.latent.cat[idx] - 1}")
+            k = self.code_size(name)
+            idx = int(name[1:])
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not math.isfinite(value):
+                raise GankitError(f"--code {name}: give a finite number, not {codes[name]!r}")
+            if k:
+                if float(value) != int(value) or not 0 <= value < k:
+                    raise GankitError(f"--code {name}={value:g}: a categorical code takes a "
+                                      f"whole number 0..{k - 1}")
                 cat[idx] = int(value)
             else:
                 cont[idx - ncat] = float(value)
@@ -128,17 +156,36 @@ class GeneratorPipeline:
         z = self.set_codes(self.latents(n, seed, truncation, truncation_mode), codes)
         return self.generate(z, c, batch_size)
 
+    def class_grid(self, n: int, seed: int = 0, classes: Sequence[int] | None = None,
+                   codes: dict[str, float] | None = None, truncation: float | None = None,
+                   truncation_mode: str = "psi") -> ClassGrid:
+        """One row per class (all of them, or `classes`) and n // rows columns (at least 1);
+        column j uses latent j of the seed in every row, so rows differ by the class only."""
+        if not self.num_classes:
+            raise GankitError(f"a class grid needs a class-conditional model; this run is "
+                              f"model.family={self.family['name']} (no classes)")
+        rows = list(range(self.num_classes)) if classes is None else list(classes)
+        labels = self.labels(len(rows), seed, rows)  # checks the class numbers
+        cols = max(1, n // len(rows))
+        z = self.set_codes(self.latents(cols, seed, truncation, truncation_mode), codes)
+        samples = self.generate(z.repeat(len(rows), 1), labels.repeat_interleave(cols))
+        return ClassGrid(samples, rows, cols)
+
     @torch.no_grad()
     def encode(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Images in [-1, 1] (N, *data_shape) -> latents (N, z_dim) with the BiGAN encoder."""
-        if self.e is None:
-            raise GankitError(f"encode needs a model with an encoder (model.family=bigan); this "
-                              f"run is model.family={self.family['name']}")
+        self.require_encoder()
         if tuple(x.shape[1:]) != tuple(self.data_shape):
             raise GankitError(f"encode: images of shape {tuple(x.shape[1:])} do not fit this "
                               f"model, which takes {tuple(self.data_shape)}")
         return torch.cat([self.e(chunk.to(self.device)).float().cpu()
                           for chunk in x.split(batch_size)])
+
+    def require_encoder(self, what: str = "encode") -> None:
+        """A GankitError, before any work, for a model without an encoder."""
+        if self.e is None:
+            raise GankitError(f"{what} needs a model with an encoder (model.family=bigan); this "
+                              f"run is model.family={self.family['name']}")
 
     def output_kind(self, out: str | Path) -> str:
         """How `save` writes to `out` (npz, image or folder); a GankitError, before any work,
@@ -158,9 +205,10 @@ class GeneratorPipeline:
                               f"{self.data_shape[0]}-D points: use .npz or .png")
         return "folder"
 
-    def save(self, samples: torch.Tensor, out: str | Path) -> list[Path]:
-        """Write samples as a grid (.png/.jpg; a scatter plot for points), an array file (.npz:
-        x in [-1, 1], and uint8 images) or, for a path without a suffix, a folder of PNGs."""
+    def save(self, samples: torch.Tensor, out: str | Path, nrow: int | None = None) -> list[Path]:
+        """Write samples as a grid (.png/.jpg, `nrow` images a row, default as square as
+        possible; a scatter plot for points), an array file (.npz: x in [-1, 1], and uint8
+        images) or, for a path without a suffix, a folder of PNGs."""
         out = Path(out)
         kind = self.output_kind(out)
         if kind == "npz":
@@ -176,7 +224,7 @@ class GeneratorPipeline:
             return [out]
         if kind == "image":
             if self.is_image:
-                save_grid(to_uint8(samples), out)
+                save_grid(to_uint8(samples), out, nrow=nrow)
             else:
                 scatter(samples, out)
             return [out]
@@ -187,7 +235,7 @@ class GeneratorPipeline:
         paths = []
         for i, img in enumerate(to_uint8(samples)):
             path = out / f"{i:06d}.png"
-            save_grid(img[None], path, nrow=1)
+            save_array(img.permute(1, 2, 0).numpy(), path)  # the image itself, no grid border
             paths.append(path)
         return paths
 

@@ -1,4 +1,5 @@
-"""Latent interpolation between seeds: lerp, or slerp (White 2016) for Gaussian latents."""
+"""Latent interpolation between seeds: lerp, or slerp (White 2016) for Gaussian latents; and
+sweeps of one latent code (InfoGAN, Chen et al. 2016, Fig. 2) with everything else fixed."""
 
 from __future__ import annotations
 
@@ -20,9 +21,17 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(so.abs() < 1e-6, lerp, out)
 
 
+def _row_labels(pipe: GeneratorPipeline, seeds: list[int], steps: int) -> torch.Tensor | None:
+    """A conditional G's class for each row (that of `sample(1, seed)`), repeated per step."""
+    if not pipe.num_classes:
+        return None
+    return torch.cat([pipe.labels(1, seed=s) for s in seeds]).repeat_interleave(steps)
+
+
 def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
                 mode: str = "slerp") -> torch.Tensor:
-    """Samples along paths seed[i] -> seed[i+1]: (len(seeds) - 1, steps, *sample_shape)."""
+    """Samples along paths seed[i] -> seed[i+1]: (len(seeds) - 1, steps, *sample_shape).
+    A conditional model keeps the class of seed[i] along path i."""
     if len(seeds) < 2 or steps < 2:
         raise GankitError(f"interpolation needs at least 2 seeds and 2 steps; got {len(seeds)} "
                           f"seed(s) and {steps} step(s)")
@@ -32,5 +41,31 @@ def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
     a, b = z[:-1], z[1:]
     t = torch.linspace(0, 1, steps, dtype=z.dtype)
     path = slerp(a, b, t) if mode == "slerp" else a[:, None] + t[None, :, None] * (b - a)[:, None]
-    out = pipe.generate(path.reshape(-1, z.shape[1]))
+    out = pipe.generate(path.reshape(-1, z.shape[1]), _row_labels(pipe, seeds[:-1], steps))
     return out.view(len(seeds) - 1, steps, *out.shape[1:])
+
+
+def code_values(pipe: GeneratorPipeline, code: str, steps: int = 8) -> list[float]:
+    """The values a sweep of `code` takes: all k values of a categorical code in order (steps
+    is then unused), or `steps` evenly spaced values from -1 to 1 for a continuous one."""
+    k = pipe.code_size(code)
+    if k:
+        return [float(v) for v in range(k)]
+    if steps < 2:
+        raise GankitError(f"a sweep of the continuous code {code} needs at least 2 steps; "
+                          f"got {steps}")
+    return torch.linspace(-1, 1, steps, dtype=torch.float64).tolist()
+
+
+def code_sweep(pipe: GeneratorPipeline, code: str, seeds: list[int],
+               steps: int = 8) -> torch.Tensor:
+    """One row per seed, one column per value of `code` (see code_values); within a row the
+    noise, the other codes and the class (conditional models) stay those of the seed.
+    Returns (len(seeds), columns, *sample_shape)."""
+    values = code_values(pipe, code, steps)
+    if not seeds:
+        raise GankitError("a code sweep needs at least 1 seed")
+    z = torch.cat([pipe.latents(1, seed=s) for s in seeds])  # (rows, dim)
+    grid = torch.stack([pipe.set_codes(z, {code: v}) for v in values], dim=1)  # (rows, T, dim)
+    out = pipe.generate(grid.flatten(0, 1), _row_labels(pipe, seeds, len(values)))
+    return out.view(len(seeds), len(values), *out.shape[1:])
