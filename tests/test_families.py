@@ -112,6 +112,15 @@ def test_bigan_scores_joint_pairs_with_labels_swapped_for_g_and_e():
     g = fam.g_terms(nets, batch, fake)
     torch.testing.assert_close(g["g_adv"], F.softplus(-fake_pair).mean())  # G: fake pair real
     torch.testing.assert_close(g["e_adv"], F.softplus(real_pair).mean())  # E: data pair fake
+    assert "cycle_x" not in g
+
+
+def test_bigan_cycle_terms_against_hand_computation():
+    fam, nets, batch, fake = _tiny_family(["model.family=bigan", "reg.cycle_weight=0.5"])
+    g = fam.g_terms(nets, batch, fake)
+    x_hat, z_hat = nets["g"](nets["e"](batch.x)), nets["e"](fake.x)
+    torch.testing.assert_close(g["cycle_x"], 0.5 * (x_hat - batch.x).square().mean())
+    torch.testing.assert_close(g["cycle_z"], 0.5 * (z_hat - fake.z).square().mean())
 
 
 COMBOS = {  # family x architecture x loss x regulariser combinations that make sense

@@ -65,6 +65,8 @@ class RegConfig:
     clip_d: float = 0.0  # WGAN weight clipping: clamp D's weights to [-c, c] each D step; 0 disables
     cls_weight: float = 1.0  # ACGAN: weight of the class cross-entropy in D's and G's loss
     info_weight: float = 1.0  # InfoGAN lambda_info: weight of the mutual-information term
+    cycle_weight: float = 0.0  # BiGAN: ALICE's explicit cycle terms |x - G(E(x))|^2 and
+    #                            |z - E(G(z))|^2 in G/E's loss (Li et al. 2017); 0 = plain BiGAN
     pl_weight: float = 0.0  # path-length penalty of G (StyleGAN2 uses 2); 0 disables
     pl_every: int = 4  # lazy path length: every N G steps with weight pl_weight*N
     d_wd: float = 0.0  # coupled L2 weight decay beta*|theta_D|^2 added to D's loss; 0 disables
@@ -262,6 +264,7 @@ def validate(cfg: Config) -> Config:
         _positive(key, val)
     for key, val in [("reg.r1_gamma", cfg.reg.r1_gamma), ("reg.gp_lambda", cfg.reg.gp_lambda),
                      ("reg.cls_weight", cfg.reg.cls_weight), ("reg.info_weight", cfg.reg.info_weight),
+                     ("reg.cycle_weight", cfg.reg.cycle_weight),
                      ("reg.pl_weight", cfg.reg.pl_weight), ("reg.d_wd", cfg.reg.d_wd),
                      ("reg.g_wd", cfg.reg.g_wd), ("reg.d_clip_grad", cfg.reg.d_clip_grad),
                      ("reg.g_clip_grad", cfg.reg.g_clip_grad), ("model.cont_codes", cfg.model.cont_codes),

@@ -4,7 +4,9 @@ An encoder E: x -> z is trained on G's side. D scores joint pairs: (x, E(x)) fro
 against (G(z), z) from the prior. D minimises the adversarial loss with the data pair as
 real; G and E minimise the same loss with the labels swapped (the data pair as fake, the
 generated pair as real), which for the logistic loss is the non-saturating objective of
-both papers. At the optimum E inverts G, so G(E(x)) reconstructs x.
+both papers. At the optimum E inverts G, so G(E(x)) reconstructs x. In short runs it is far
+from that optimum; `reg.cycle_weight` adds ALICE's explicit cycle terms (Li et al. 2017),
+|x - G(E(x))|^2 and |z - E(G(z))|^2, to G and E's loss.
 """
 
 from __future__ import annotations
@@ -49,4 +51,11 @@ class BiGAN(Family):
         fake_logits = adv_logit(nets["d"](fake.x, fake.z))
         real_logits = adv_logit(nets["d"](batch.x, fake.enc))
         g_adv, e_adv = self.objective.adv.d(fake_logits.float(), real_logits.float())
-        return {"g_adv": g_adv, "e_adv": e_adv}
+        terms = {"g_adv": g_adv, "e_adv": e_adv}
+        w = self.cfg.reg.cycle_weight
+        if w > 0:  # ALICE (Li et al. 2017): explicit cycle consistency in both directions
+            x_cycle = nets["g"](fake.enc)
+            z_cycle = nets["e"](fake.x)
+            terms["cycle_x"] = w * (x_cycle.float() - batch.x.float()).square().mean()
+            terms["cycle_z"] = w * (z_cycle.float() - fake.z.float()).square().mean()
+        return terms
