@@ -62,3 +62,15 @@ def test_dump_round_trips():
     assert again == cfg
     import yaml
     assert config.from_dict(config.Config, yaml.safe_load(config.dump(cfg))) == cfg
+
+
+def test_config_imports_nothing_of_gankit_but_errors_and_registry():
+    """No import circles: config.py is imported by everything, so it imports no gankit code
+    but errors/registry (name checks live in gankit.checks)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(config.__file__).read_text())
+    names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert {m for m in names if m.startswith("gankit")} <= {"gankit.errors", "gankit.registry"}
