@@ -195,3 +195,30 @@ def test_nonsense_is_refused_before_the_run_folder(tmp_path, extra, key1, key2):
         train(config.build(None, [*TINY_DCGAN, *extra]), out=tmp_path / "run")
     assert key1 in str(err.value) and key2 in str(err.value), str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("source", ["folder", "npz"])
+def test_conditional_on_folder_classes_and_npz_labels(tmp_path, source):
+    from PIL import Image
+
+    rng = torch.Generator().manual_seed(0)
+    images = (torch.rand(24, 8, 8, generator=rng) * 255).to(torch.uint8)
+    labels = torch.arange(24) % 3
+    if source == "folder":
+        for i, (img, y) in enumerate(zip(images, labels)):
+            (tmp_path / "imgs" / f"class{int(y)}").mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img.numpy()).save(tmp_path / "imgs" / f"class{int(y)}" / f"{i}.png")
+        name = f"folder:{tmp_path / 'imgs'}"
+    else:
+        import numpy as np
+
+        np.savez(tmp_path / "d.npz", x=images.numpy(), y=labels.numpy())
+        name = f"npz:{tmp_path / 'd.npz'}"
+    run = train(config.build(None, [*TINY_DCGAN, f"data.name={name}", "train.batch_size=8",
+                                    "train.steps=2", "model.family=conditional"]),
+                out=tmp_path / "run")
+    pipe = gankit.load(str(run))
+    assert pipe.num_classes == 3 and pipe.family["class_freq"] == pytest.approx([1 / 3] * 3)
+    assert pipe.sample(4, classes=2).shape == (4, 1, 8, 8)
+    with pytest.raises(GankitError, match="this model has 3 classes"):
+        pipe.sample(2, classes=3)
