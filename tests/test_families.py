@@ -222,3 +222,15 @@ def test_conditional_on_folder_classes_and_npz_labels(tmp_path, source):
     assert pipe.sample(4, classes=2).shape == (4, 1, 8, 8)
     with pytest.raises(GankitError, match="this model has 3 classes"):
         pipe.sample(2, classes=3)
+
+
+def test_mode_seeking_pairs_share_a_class_and_its_value():
+    from gankit.families.conditional import mode_seeking
+
+    fam, nets, batch, fake = _tiny_family(["model.family=conditional", "model.g_cond=embed",
+                                           "reg.ms_weight=0.5"])
+    assert torch.equal(fake.c[:3], fake.c[3:])  # rows i and i + N/2 share a class
+    x, z = fake.x, fake.z
+    ratio = (x[:3] - x[3:]).abs().mean() / (z[:3] - z[3:]).abs().mean()
+    torch.testing.assert_close(mode_seeking(x, z), 1 / (ratio + 1e-5))
+    torch.testing.assert_close(fam.g_terms(nets, batch, fake)["g_ms"], 0.5 / (ratio + 1e-5))

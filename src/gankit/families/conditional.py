@@ -50,7 +50,12 @@ class Conditional(Family):
         return {**super().meta(), "conditional_g": True}
 
     def g_input(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents and labels drawn from the class shares; with the mode-seeking term the
+        second half of the batch repeats the first half's labels (pairs with one class)."""
         z = self.latent.sample(n, gen)
+        if self.cfg.reg.ms_weight > 0 and n >= 2:
+            half = torch.multinomial(self.freq, n - n // 2, replacement=True, generator=gen)
+            return z, torch.cat([half, half[:n // 2]])
         return z, torch.multinomial(self.freq, n, replacement=True, generator=gen)
 
     def grid_input(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,4 +85,16 @@ class Conditional(Family):
         terms = self.objective.g_losses(adv_logit(out))
         if self.acgan:
             terms["g_cls"] = self.cfg.reg.cls_weight * acgan_ce(out[:, 1:], fake.c)
+        if self.cfg.reg.ms_weight > 0 and fake.x.shape[0] >= 2:
+            terms["g_ms"] = self.cfg.reg.ms_weight * mode_seeking(fake.x, fake.z)
         return terms
+
+
+def mode_seeking(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN (Mao et al. 2019): 1 / (mean|x1 - x2| / mean|z1 - z2| + eps) over the pairs
+    (row i, row i + N/2), which share a class: G is pushed to make different latents give
+    different images of one class, against conditional mode collapse."""
+    h = x.shape[0] // 2
+    ratio = ((x[:h].float() - x[-h:].float()).abs().mean()
+             / (z[:h].float() - z[-h:].float()).abs().mean())
+    return 1.0 / (ratio + eps)

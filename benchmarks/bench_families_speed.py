@@ -1,0 +1,546 @@
+"""Training-step speed of every GAN family: gankit's step vs a plain PyTorch loop, same nets.
+
+For each family, gankit's step (`state_for` + `StepContext.from_config` + `train_step`, the
+library's defaults: channels_last, fused Adam, D frozen in the G phase, EMA of G) is timed
+against a plain hand-written loop that builds the SAME nets (`build_net` on the family's
+`specs()`, same seed, so the same initial weights) and computes the same losses by hand,
+with no gankit family or step code: default (foreach) Adam, NCHW, D not frozen, no EMA, the
+fake batch of the last D update reused by G (as pytorch/examples' dcgan and gankit do).
+`--check` first verifies that: equal initial weights, and equal D and G losses after one
+step of each on the same batch and latents (the plain loop replays gankit's random streams).
+
+mnist5k 28x28, batch 64, fp32, `--threads` 2. The variants (gankit, plain, and with --nchw
+gankit with train.channels_last=false) run in the same process and alternate: one timed
+window of `--steps` G steps each (default per family, about 1-2 s), in ABBA order,
+`--windows` times after one warm-up window. Reported: the median ms per G step (wall and
+this process's CPU time), and gankit/plain = the median of the per-window speed ratios
+(plain ms / gankit ms of adjacent windows; >= 1 means gankit is not slower). GFLOP/step
+counts convolutions and matmuls (PyTorch's FLOP formulas) of one step.
+
+On a busy machine (load average above the core count) run it with OMP_WAIT_POLICY=PASSIVE:
+spinning OpenMP threads that lose their core make a 2-thread step about 15x slower (1.1 s
+instead of 70 ms for the dcgan row), which measures the scheduler, not the step.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_families_speed.py --check --nchw
+    python benchmarks/bench_families_speed.py --families conditional,infogan --steps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
+
+from gankit import config, data
+from gankit.data.base import to_unit_range
+from gankit.nets import build_net
+
+BS = 64
+COMMON = ["train.precision=fp32", f"train.batch_size={BS}", "device=cpu"]
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+Step = Callable[[], object]
+
+
+@dataclass
+class Case:
+    cfg: dict  # the whole config (see CASES)
+    plain: Callable  # (cfg, ds, specs, Rng) -> (nets, step)
+    what: str
+    steps: int  # default G steps per timed window (about 1-2 s on 2 quiet cores)
+
+
+# --------------------------------------------------------------------------- plain loops
+# Each builds the nets exactly as gankit's make_state does (seed, then build_net per spec in
+# specs order) and returns (nets, step); step() runs one step and returns D's and G's loss
+# (detached). Everything else is written by hand. Random draws go through `Rng` only so that
+# --check can replay gankit's batch and latents; by default they are plain torch calls.
+
+
+class Rng:
+    """Where a plain loop's randomness comes from: the global RNG and random indices, or
+    (--check) a copy of gankit's latent generator and data sampler."""
+
+    def __init__(self, ds, gen: torch.Generator | None = None, sampler=None) -> None:
+        self.ds, self.gen, self.sampler = ds, gen, sampler
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.sampler is not None:
+            x, y = self.sampler.next()
+        else:
+            idx = torch.randint(0, len(self.ds), (BS,))
+            x, y = self.ds.x[idx], (None if self.ds.y is None else self.ds.y[idx])
+        return to_unit_range(x), y
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=self.gen)
+
+    def rand(self, *shape: int) -> torch.Tensor:
+        return torch.rand(*shape, generator=self.gen)
+
+    def randint(self, k: int, n: int) -> torch.Tensor:
+        return torch.randint(k, (n,), generator=self.gen)
+
+    def multinomial(self, p: torch.Tensor, n: int) -> torch.Tensor:
+        return torch.multinomial(p, n, replacement=True, generator=self.gen)
+
+
+def _nets(cfg: config.Config, specs: dict) -> dict[str, torch.nn.Module]:
+    reg, off = cfg.reg, ("r1_gamma", "clip_d", "pl_weight", "d_wd", "g_wd", "d_clip_grad",
+                         "g_clip_grad", "ms_weight")
+    unsupported = [f"reg.{k}" for k in off if getattr(reg, k, 0)]
+    if cfg.train.precision != "fp32" or cfg.optim.lr_decay != "none":
+        unsupported.append("train.precision/optim.lr_decay")
+    if unsupported:
+        raise SystemExit(f"the plain loops do not implement {', '.join(unsupported)}")
+    torch.manual_seed(cfg.seed)
+    return {k: build_net(s) for k, s in specs.items()}
+
+
+def _opts(cfg, g_params, d_params):
+    o = cfg.optim
+    return (torch.optim.Adam(g_params, lr=o.g_lr, betas=tuple(o.g_betas)),
+            torch.optim.Adam(d_params, lr=o.d_lr, betas=tuple(o.d_betas)))
+
+
+def _class_freq(ds) -> torch.Tensor:
+    counts = torch.bincount(ds.y).double()
+    return counts / counts.sum()
+
+
+def plain_unconditional(cfg, ds, specs, r: Rng):
+    """ns (BCE with logits) or hinge, n_critic 1: the pytorch/examples dcgan loop."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, hinge = specs["g"]["kwargs"]["z_dim"], cfg.loss == "hinge"
+    assert cfg.loss in ("ns", "hinge") and cfg.optim.n_critic == 1
+
+    def step():
+        real, _ = r.batch()
+        fake = g(r.randn(BS, nz))
+        d.zero_grad()
+        out_r, out_f = d(real), d(fake.detach())
+        if hinge:
+            loss_d = F.relu(1 - out_r).mean() + F.relu(1 + out_f).mean()
+        else:
+            loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        out = d(fake)
+        loss_g = -out.mean() if hinge else F.softplus(-out).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_projection(cfg, ds, specs, r: Rng):
+    """cGAN: cBN G(z, y), projection D(x, y), hinge; fake labels drawn from the data's
+    class frequencies."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, freq = specs["g"]["kwargs"]["z_dim"], _class_freq(ds)
+    assert cfg.loss == "hinge"
+
+    def step():
+        real, y = r.batch()
+        z = r.randn(BS, nz)
+        yf = r.multinomial(freq, BS)
+        fake = g(z, yf)
+        d.zero_grad()
+        loss_d = F.relu(1 - d(real, y)).mean() + F.relu(1 + d(fake.detach(), yf)).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = -d(fake, yf).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_acgan(cfg, ds, specs, r: Rng):
+    """ACGAN: cBN G(z, y), D(x) -> [adv logit | class logits], ns + class cross-entropy on
+    real and fake in D, on fake in G."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, freq, w = specs["g"]["kwargs"]["z_dim"], _class_freq(ds), cfg.reg.cls_weight
+    assert cfg.loss == "ns"
+
+    def step():
+        real, y = r.batch()
+        z = r.randn(BS, nz)
+        yf = r.multinomial(freq, BS)
+        fake = g(z, yf)
+        d.zero_grad()
+        out_r, out_f = d(real), d(fake.detach())
+        loss_d = (F.softplus(-out_r[:, 0]).mean() + F.softplus(out_f[:, 0]).mean()
+                  + w * (F.cross_entropy(out_r[:, 1:], y) + F.cross_entropy(out_f[:, 1:], yf)))
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        out = d(fake)
+        loss_g = F.softplus(-out[:, 0]).mean() + w * F.cross_entropy(out[:, 1:], yf)
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_infogan(cfg, ds, specs, r: Rng):
+    """InfoGAN: z = [noise | one-hot cat codes | cont codes ~ U(-1, 1)]; Q = D's extra
+    outputs; info term (CE + unit-variance Gaussian NLL) in the D and the G phase."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    m = cfg.model
+    cats, n_cont, lam = list(m.cat_codes), m.cont_codes, cfg.reg.info_weight
+    assert cfg.loss == "ns"
+
+    def info(out: torch.Tensor, idx: list[torch.Tensor], cont: torch.Tensor) -> torch.Tensor:
+        loss, j = 0.0, 1
+        for i, k in zip(idx, cats):
+            loss = loss + F.cross_entropy(out[:, j:j + k], i)
+            j += k
+        if n_cont:
+            nll = 0.5 * (cont - out[:, j:j + n_cont]).square() + HALF_LOG_2PI
+            loss = loss + nll.sum(1).mean()
+        return lam * loss
+
+    def step():
+        real, _ = r.batch()
+        noise = r.randn(BS, m.z_dim)
+        idx = [r.randint(k, BS) for k in cats]
+        cont = r.rand(BS, n_cont) * 2 - 1
+        z = torch.cat([noise, *[F.one_hot(i, k).float() for i, k in zip(idx, cats)], cont], 1)
+        fake = g(z)
+        d.zero_grad()
+        out_r, out_f = d(real), d(fake.detach())
+        loss_d = (F.softplus(-out_r[:, 0]).mean() + F.softplus(out_f[:, 0]).mean()
+                  + info(out_f, idx, cont))
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        out = d(fake)
+        loss_g = F.softplus(-out[:, 0]).mean() + info(out, idx, cont)
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_bigan(cfg, ds, specs, r: Rng):
+    """BiGAN: D(x, z) on (x, E(x)) vs (G(z), z); G and E stepped by one Adam with the labels
+    swapped (ns)."""
+    n = _nets(cfg, specs)
+    g, d, e = n["g"], n["d"], n["e"]
+    opt_ge, opt_d = _opts(cfg, [*g.parameters(), *e.parameters()], d.parameters())
+    nz, cycle = specs["g"]["kwargs"]["z_dim"], cfg.reg.cycle_weight
+    assert cfg.loss == "ns"
+
+    def step():
+        real, _ = r.batch()
+        z = r.randn(BS, nz)
+        fake, enc = g(z), e(real)
+        d.zero_grad()
+        loss_d = (F.softplus(-d(real, enc.detach())).mean()
+                  + F.softplus(d(fake.detach(), z)).mean())
+        loss_d.backward()
+        opt_d.step()
+        opt_ge.zero_grad()
+        loss_ge = F.softplus(-d(fake, z)).mean() + F.softplus(d(real, enc)).mean()
+        if cycle > 0:  # ALICE's cycle terms, when reg.cycle_weight is set
+            loss_ge = loss_ge + cycle * ((g(enc) - real).square().mean()
+                                         + (e(fake) - z).square().mean())
+        loss_ge.backward()
+        opt_ge.step()
+        return loss_d.detach(), loss_ge.detach()
+
+    return n, step
+
+
+def plain_wgan_gp(cfg, ds, specs, r: Rng):
+    """WGAN-GP: n_critic critic updates (-D(x) + D(G(z)) + lambda GP on interpolates), then
+    one G update (-D(G(z))) on the last critic update's fake batch."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, lam, n_critic = specs["g"]["kwargs"]["z_dim"], cfg.reg.gp_lambda, cfg.optim.n_critic
+    assert cfg.loss == "wgan" and lam > 0
+
+    def step():
+        for i in range(n_critic):
+            real, _ = r.batch()
+            z = r.randn(BS, nz)
+            with torch.set_grad_enabled(i == n_critic - 1):
+                fake = g(z)
+            d.zero_grad()
+            alpha = r.rand(BS).view(-1, 1, 1, 1)
+            x_hat = (real + alpha * (fake.detach() - real)).requires_grad_(True)
+            loss_d = -d(real).mean() + d(fake.detach()).mean()
+            (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
+            loss_d = loss_d + lam * (grad.flatten(1).norm(dim=1) - 1).square().mean()
+            loss_d.backward()
+            opt_d.step()
+        g.zero_grad()
+        loss_g = -d(fake).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+# Every case is spelled out here, not taken from a preset, so that a preset's later tuning
+# does not change what is measured. Common to all: mnist5k 28x28, seed 0, batch 64, fp32,
+# EMA beta 0.99 (with the default ramp-up), Adam.
+ADAM = {"g_lr": 2e-4, "d_lr": 2e-4, "g_betas": [0.5, 0.999], "d_betas": [0.5, 0.999]}
+DC32 = {"arch": "dcgan", "g_width": 32, "d_width": 32}
+
+
+def _cfg(loss: str, model: dict, reg: dict | None = None, optim: dict | None = None) -> dict:
+    return {"seed": 0, "loss": loss, "data": {"name": "mnist5k"}, "model": model,
+            "reg": reg or {}, "optim": {**ADAM, **(optim or {})},
+            "train": {"batch_size": BS, "ema_beta": 0.99, "precision": "fp32"}}
+
+
+CASES: dict[str, Case] = {
+    # bench_train.py's issue-2 dcgan-mnist model (BN in D, no R1), 32 channels instead of 64
+    "dcgan": Case(_cfg("ns", {**DC32, "z_dim": 100, "d_norm": "batch"}), plain_unconditional,
+                  "unconditional DCGAN, BN in D, ns", 20),
+    "conditional": Case(_cfg("hinge", {**DC32, "family": "conditional", "z_dim": 64,
+                                       "d_norm": "none", "g_cond": "cbn",
+                                       "d_cond": "projection", "d_sn": True}),
+                        plain_projection, "cBN G, projection D with SN, hinge", 20),
+    "acgan": Case(_cfg("ns", {**DC32, "family": "conditional", "z_dim": 64, "d_norm": "batch",
+                              "g_cond": "cbn", "d_cond": "acgan"}, {"cls_weight": 1.0}),
+                  plain_acgan, "cBN G, ACGAN head on D, ns + class CE", 20),
+    "infogan": Case(_cfg("ns", {**DC32, "family": "infogan", "z_dim": 62, "cat_codes": [10],
+                                "cont_codes": 2, "d_norm": "batch"}, {"info_weight": 1.0},
+                         {"g_lr": 1e-3}),
+                    plain_infogan, "cat [10] + cont 2, Q = D's extra outputs, ns", 20),
+    "bigan": Case(_cfg("ns", {**DC32, "family": "bigan", "z_dim": 32, "d_norm": "batch"},
+                       {"cycle_weight": 0.0}),
+                  plain_bigan, "G + E under one Adam, D on (x, z), ns", 15),
+    "sngan": Case(_cfg("hinge", {"arch": "resnet", "z_dim": 64, "g_width": 16, "d_width": 16,
+                                 "d_sn": True},
+                       optim={"g_betas": [0.0, 0.9], "d_betas": [0.0, 0.9]}),
+                  plain_unconditional, "ResNet G/D 16 ch, SN D, hinge", 6),
+    "wgan-gp": Case(_cfg("wgan", {**DC32, "z_dim": 64, "d_norm": "none"}, {"gp_lambda": 10.0},
+                         {"g_lr": 1e-4, "d_lr": 1e-4, "g_betas": [0.5, 0.9],
+                          "d_betas": [0.5, 0.9], "n_critic": 5}),
+                    plain_wgan_gp, "DCGAN, no norm in D, wgan + GP 10, n_critic 5", 3),
+}
+ALIASES = {"unconditional": "dcgan", "projection": "conditional", "wgangp": "wgan-gp"}
+
+
+# --------------------------------------------------------------------------- gankit
+
+
+def gankit_setup(cfg: config.Config, ds):
+    """gankit's state and step context, as the training loop builds them; (state, step)."""
+    from gankit.train.distributed import DistInfo
+    from gankit.train.state import state_for
+    from gankit.train.step import StepContext, train_step
+
+    st, family = state_for(cfg, ds, DistInfo())
+    ctx = StepContext.from_config(cfg, family, torch.device("cpu"))
+    return st, (lambda: train_step(st, ctx))
+
+
+class _Flops(TorchDispatchMode):
+    """FLOPs of the aten ops that PyTorch's FlopCounterMode knows (convolutions, matmuls),
+    counted without its module hooks, which refuse a double backward (gradient penalty)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.total += count(*args, **kwargs, out_val=out)
+        return out
+
+
+def flops_of(step: Step) -> float:
+    """FLOPs of one step (which it runs)."""
+    with _Flops() as counter:
+        step()
+    return float(counter.total)
+
+
+def check_case(name: str, cfg: config.Config, ds) -> dict:
+    """Same nets, same losses: the plain loop's initial weights equal gankit's, and one step
+    of each on the same batch and latents (the plain loop replays gankit's sampler and latent
+    generator) gives the same D and G losses."""
+    from gankit.data import make_sampler
+
+    st, step = gankit_setup(cfg, ds)
+    gen = torch.Generator()
+    gen.set_state(st.z_gen.get_state())
+    sampler = make_sampler(ds, cfg.train.batch_size, cfg.seed)
+    sampler.load_state_dict(st.sampler.state_dict())
+    nets, plain = CASES[name].plain(cfg, ds, st.specs, Rng(ds, gen, sampler))
+    weights = max((a - b).abs().max().item() for k in nets
+                  for a, b in zip(nets[k].state_dict().values(), st.nets[k].state_dict().values()))
+    terms = step()
+    loss_d, loss_g = plain()
+    d_gk = sum(v for k, v in terms.items() if k.startswith("d_")).item()
+    g_gk = sum(v for k, v in terms.items() if not k.startswith("d_")).item()
+    res = {"family": name, "initial_weights_max_abs_diff": weights,
+           "d_loss": [d_gk, loss_d.item()], "g_loss": [g_gk, loss_g.item()]}
+    ok = weights == 0 and all(math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
+                              for a, b in (res["d_loss"], res["g_loss"]))
+    res["ok"] = ok
+    print(f"check {name:<12} weights diff {weights:.1e}  D loss gankit {d_gk:.6f} plain "
+          f"{loss_d.item():.6f}  G loss gankit {g_gk:.6f} plain {loss_g.item():.6f}  "
+          f"{'OK' if ok else 'MISMATCH'}", file=sys.stderr, flush=True)
+    return res
+
+
+def run_case(name: str, args: argparse.Namespace) -> dict:
+    case = CASES[name]
+    overrides = [*COMMON, *args.overrides]
+    cfg = config.build(case.cfg, [*overrides, "train.channels_last=true"])
+    ds = data.load(cfg.data)
+    check = check_case(name, cfg, ds) if args.check else None
+    steps: dict[str, Step] = {}
+    st, steps["gankit"] = gankit_setup(cfg, ds)
+    steps["plain"] = case.plain(cfg, ds, st.specs, Rng(ds))[1]
+    if args.nchw:
+        cfg_nchw = config.build(case.cfg, [*overrides, "train.channels_last=false"])
+        steps["gankit NCHW"] = gankit_setup(cfg_nchw, ds)[1]
+    flops = {k: flops_of(s) for k, s in steps.items()}  # also the first step of each
+    names = list(steps)
+    n = args.steps or case.steps
+    ms: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
+    for w in range(args.windows + 1):  # window 0 warms up and is dropped
+        order = names if w % 2 == 0 else names[::-1]  # ABBA: no side always goes first
+        for k in order:
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                steps[k]()
+            if w > 0:
+                ms[k].append((time.perf_counter() - t) / n * 1e3)
+                cpu[k].append((time.process_time() - c) / n * 1e3)
+    row = {"family": name, "what": case.what, "config": config.to_dict(cfg),
+           "steps_per_window": n, "windows": args.windows, "check": check, "variants": {}}
+    for k in names:
+        ratios = [p / g for p, g in zip(ms["plain"], ms[k])]
+        med = statistics.median(ms[k])
+        row["variants"][k] = {
+            "ms_per_step": med, "steps_per_s": 1e3 / med,
+            "ratio_vs_plain": statistics.median(ratios), "ratio_min": min(ratios),
+            "ratio_max": max(ratios), "cpu_ms_per_step": statistics.median(cpu[k]),
+            "cpu_ratio_vs_plain": statistics.median(cpu["plain"]) / statistics.median(cpu[k]),
+            "gflop_per_step": flops[k] / 1e9,
+            "all_ms": ms[k], "all_cpu_ms": cpu[k]}
+    return row
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in subprocess.run(["lscpu"], check=False, capture_output=True,
+                                   text=True).stdout.splitlines():
+            if line.startswith("Model name"):
+                cpu = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {"nproc": len(os.sched_getaffinity(0)), "load_avg_1_5_15": list(os.getloadavg()),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version()}
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'family':<12} {'variant':<12} {'ms/step':>8} {'steps/s':>8} {'GFLOP/step':>10} "
+          f"{'gankit/plain':>12} {'(min-max)':>11} {'CPU ms':>7} {'CPU ratio':>9}")
+    for r in rows:
+        for k, v in r["variants"].items():
+            gk = k != "plain"
+            ratio = f"{v['ratio_vs_plain']:.2f}" if gk else ""
+            spread = f"{v['ratio_min']:.2f}-{v['ratio_max']:.2f}" if gk else ""
+            cpu_ratio = f"{v['cpu_ratio_vs_plain']:.2f}" if gk else ""
+            print(f"{r['family']:<12} {k:<12} {v['ms_per_step']:8.1f} {v['steps_per_s']:8.2f} "
+                  f"{v['gflop_per_step']:10.3f} {ratio:>12} {spread:>11} {v['cpu_ms_per_step']:7.1f} "
+                  f"{cpu_ratio:>9}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default=",".join(CASES),
+                    help=f"comma-separated, from: {', '.join(CASES)}")
+    ap.add_argument("--steps", type=int, default=None, help="G steps per timed window "
+                    "(default: per family, about 1-2 s of work)")
+    ap.add_argument("--windows", type=int, default=10, help="timed windows per variant "
+                    "(after one warm-up window)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--nchw", action="store_true",
+                    help="also time gankit with train.channels_last=false")
+    ap.add_argument("--check", action="store_true",
+                    help="first check that each plain loop has gankit's initial weights and "
+                         "gives gankit's losses on the same inputs")
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/results/train-families.json"))
+    ap.add_argument("overrides", nargs="*", help="KEY=VALUE config overrides for every family")
+    args = ap.parse_args()
+    names = [ALIASES.get(f.strip(), f.strip()) for f in args.families.split(",") if f.strip()]
+    unknown = [f for f in names if f not in CASES]
+    if unknown:
+        ap.error(f"unknown families {unknown}; choose from: {', '.join(CASES)}")
+    torch.set_num_threads(args.threads)
+    load0, omp = list(os.getloadavg()), os.environ.get("OMP_WAIT_POLICY")
+    if load0[0] > len(os.sched_getaffinity(0)) and (omp or "").upper() != "PASSIVE" \
+            and args.threads > 1:
+        print("warning: the machine is busy (load average > cores) and OMP_WAIT_POLICY is not "
+              "PASSIVE: spinning OpenMP threads then make every multi-threaded step many times "
+              "slower; run with OMP_WAIT_POLICY=PASSIVE", file=sys.stderr)
+    rows = []
+    for name in names:
+        t = time.perf_counter()
+        rows.append(run_case(name, args))
+        rows[-1]["seconds"] = time.perf_counter() - t
+        print(f"[{name}: {rows[-1]['seconds']:.0f} s]", file=sys.stderr, flush=True)
+    print_table(rows)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({
+        "benchmark": "train_step_families_mnist5k_batch64_fp32",
+        "command": (f"OMP_WAIT_POLICY={omp} " if omp else "") + shlex.join(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+        "load_avg_at_start": load0,
+        "plain_loop": "same nets/init (build_net on family.specs()), losses by hand, default "
+                      "Adam, NCHW, D not frozen, no EMA, last D update's fake reused by G",
+        "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
