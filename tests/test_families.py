@@ -3,6 +3,7 @@ family's extra terms against a hand computation; switches compose; nonsense is r
 before a run folder is made, naming both keys."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -186,6 +187,12 @@ BAD = [
      "data.name"),
     (["model.family=gan"], "model.family", "allowed: bigan, conditional, infogan"),
     (["model.cat_codes=[1]"], "model.cat_codes", ">= 2"),
+    (["reg.ms_weight=1"], "reg.ms_weight", "model.family=conditional"),
+    (["model.d_cond=acgan"], "model.d_cond=acgan", "model.family"),
+    (["model.family=infogan", "model.cat_codes=[4]", "reg.cycle_weight=1"], "reg.cycle_weight",
+     "model.family=bigan"),
+    (["model.family=bigan", "model.cat_codes=[4]"], "model.cat_codes", "model.family=bigan"),
+    (["loss=wgan"], "loss=wgan", "model.d_sn"),
 ]
 
 
@@ -234,3 +241,65 @@ def test_mode_seeking_pairs_share_a_class_and_its_value():
     ratio = (x[:3] - x[3:]).abs().mean() / (z[:3] - z[3:]).abs().mean()
     torch.testing.assert_close(mode_seeking(x, z), 1 / (ratio + 1e-5))
     torch.testing.assert_close(fam.g_terms(nets, batch, fake)["g_ms"], 0.5 / (ratio + 1e-5))
+
+
+def test_resume_refuses_data_whose_classes_changed(tmp_path):
+    from PIL import Image
+
+    for i in range(12):
+        (tmp_path / "imgs" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray((torch.rand(8, 8) * 255).to(torch.uint8).numpy()).save(
+            tmp_path / "imgs" / f"c{i % 2}" / f"{i}.png")
+    extra = [*TINY_DCGAN, f"data.name=folder:{tmp_path / 'imgs'}", "train.batch_size=4",
+             "train.steps=2", "model.family=conditional"]
+    run = train(config.build(None, extra), out=tmp_path / "run")
+    (tmp_path / "imgs" / "c2").mkdir()
+    for i in range(4):
+        Image.fromarray((torch.rand(8, 8) * 255).to(torch.uint8).numpy()).save(
+            tmp_path / "imgs" / "c2" / f"{i}.png")
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(GankitError, match="no longer fit the checkpoint's networks"):
+        train(None, resume=run, overrides=["train.steps=4"])
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_wgan_with_spectral_norm_is_a_lipschitz_constraint(tmp_path):
+    run = train(config.build(None, [*TINY_DCGAN, "loss=wgan", "model.d_sn=true",
+                                    "model.d_norm=none", "train.steps=2"]), out=tmp_path / "r")
+    assert checkpoint.load(run)["state"]["step"] == 2
+
+
+def test_encoder_ema_has_its_own_batch_norm_statistics(tmp_path):
+    run = train(config.build(None, [*TINY_DCGAN, "model.family=bigan", "data.resolution=16",
+                                    "train.steps=3"]), out=tmp_path / "run")
+    st = checkpoint.load(run)["state"]
+    keys = [k for k in st["ema"]["e"] if k.endswith("running_mean")]
+    assert keys and all(not torch.equal(st["ema"]["e"][k], st["nets"]["e"][k]) for k in keys)
+
+
+def test_gradient_norms_are_diagnostics_not_divergence():
+    from gankit.train.distributed import DistInfo
+    from gankit.train.hooks import Hooks, TrainingDiverged
+
+    hooks = Hooks.__new__(Hooks)
+    hooks.info, hooks.run_dir = DistInfo(), Path("run")
+    hooks.pending = [(1, {"d_real": torch.tensor(0.5), "d_grad_norm": torch.tensor(float("inf"))}),
+                     (2, {"d_real": torch.tensor(0.7), "d_grad_norm": torch.tensor(3.0)})]
+    assert hooks._check_finite() == pytest.approx({"d_real": 0.6, "d_grad_norm": 1.5})
+    hooks.pending = [(3, {"d_real": torch.tensor(float("nan")), "d_grad_norm": torch.tensor(1.0)})]
+    with pytest.raises(TrainingDiverged, match="loss d_real became nan at step 3"):
+        hooks._check_finite()
+
+
+def test_interpolation_moves_the_noise_and_keeps_one_hot_codes(tmp_path):
+    from gankit.pipelines.interpolate import interpolate
+
+    run = train(config.build(None, [*TINY_DCGAN, "model.family=infogan", "model.cat_codes=[4]",
+                                    "train.steps=1"]), out=tmp_path / "run")
+    pipe = gankit.load(str(run))
+    seen = []
+    real_generate = pipe.generate
+    pipe.generate = lambda z, c=None, batch_size=256: seen.append(z) or real_generate(z, c)
+    interpolate(pipe, [0, 1], steps=5)
+    codes = seen[0][:, 8:]
+    assert torch.equal(codes, pipe.latents(1, seed=0)[:, 8:].expand(5, -1))

@@ -274,9 +274,14 @@ def test_version_2_checkpoints_sample_and_resume(tmp_path):
     old = checkpoint.load(run)
     assert old["version"] == checkpoint.VERSION and old["family"]["name"] == "unconditional"
     new = _state(train(config.build("dcgan-digits", V2_OVERRIDES), out=tmp_path / "new"))
+    # bit for bit with the fixture's torch, kernels (AVX2) and threads (2); here 1 thread
+    # changes the order of float sums, ~1e-9 apart, while a changed step is >1e-4 apart
+    same = (torch.__version__.startswith("2.13.0")
+            and torch.backends.cpu.get_cpu_capability() == "AVX2")
     for group, net in (("nets", "g"), ("nets", "d"), ("ema", "g")):
-        for k, v in new[group][net].items():  # bit for bit on the machine that wrote it
-            torch.testing.assert_close(old["state"][group][net][k], v, rtol=0, atol=1e-4)
+        for k, v in new[group][net].items():
+            torch.testing.assert_close(old["state"][group][net][k], v, rtol=0,
+                                       atol=1e-6 if same else 1e-4)
     assert gankit.load(str(run)).sample(5, seed=1).shape == (5, 1, 8, 8)
     train(None, resume=run, overrides=["train.steps=8"])
     assert checkpoint.load(run)["state"]["step"] == 8

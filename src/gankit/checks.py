@@ -44,6 +44,16 @@ def check_arch(cfg: Config) -> None:
             raise GankitError(f"model.g_cond=cbn needs a conv architecture with batch norm in G "
                               f"({', '.join(CONV_ARCHS)}); model.arch is {m.arch}: use "
                               "model.g_cond=embed")
+    for key, used, family in [("reg.ms_weight", cfg.reg.ms_weight > 0, "conditional"),
+                              ("model.d_cond=acgan", m.d_cond == "acgan", "conditional"),
+                              ("model.g_cond=cbn", m.g_cond == "cbn", "conditional"),
+                              ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan")]:
+        if used and m.family != family:
+            raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
+    if m.family == "bigan" and m.cat_codes:
+        raise GankitError("model.cat_codes with model.family=bigan: the encoder cannot give "
+                          "one-hot codes, so D would tell the pairs apart by them; use "
+                          "model.cat_codes=[] (or model.family=infogan)")
     if m.family == "bigan" and cfg.reg.gp_lambda > 0:
         raise GankitError("reg.gp_lambda > 0 with model.family=bigan: the gradient penalty "
                           "interpolates images only, not (x, z) pairs; use reg.r1_gamma")

@@ -289,10 +289,11 @@ def validate(cfg: Config) -> Config:
 def _check_lipschitz(cfg: Config) -> None:
     """Refuse combinations the papers warn against, naming the keys involved."""
     _positive("reg.clip_d", cfg.reg.clip_d, allow_zero=True)
-    if cfg.loss == "wgan" and cfg.reg.gp_lambda == 0 and cfg.reg.clip_d == 0:
+    if (cfg.loss == "wgan" and cfg.reg.gp_lambda == 0 and cfg.reg.clip_d == 0
+            and not cfg.model.d_sn):
         raise GankitError("loss=wgan needs a Lipschitz constraint on D, or its critic grows "
-                          "without bound: set reg.gp_lambda (WGAN-GP, e.g. 10) or reg.clip_d "
-                          "(weight clipping, e.g. 0.01)")
+                          "without bound: set reg.gp_lambda (WGAN-GP, e.g. 10), reg.clip_d "
+                          "(weight clipping, e.g. 0.01) or model.d_sn=true (spectral norm)")
     if cfg.reg.clip_d > 0 and cfg.model.d_sn:
         raise GankitError("reg.clip_d > 0 with model.d_sn=true: weight clipping and spectral "
                           "normalisation both bound D's Lipschitz constant and fight each other; "

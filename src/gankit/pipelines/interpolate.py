@@ -38,9 +38,12 @@ def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
     if mode not in ("lerp", "slerp"):
         raise GankitError(f"interpolation mode {mode!r}: choose lerp or slerp")
     z = torch.cat([pipe.latents(1, seed=s) for s in seeds])
-    a, b = z[:-1], z[1:]
+    k = pipe.latent.noise  # only the noise moves: codes (one-hot blocks) stay those of seed i
+    a, b = z[:-1, :k], z[1:, :k]
     t = torch.linspace(0, 1, steps, dtype=z.dtype)
     path = slerp(a, b, t) if mode == "slerp" else a[:, None] + t[None, :, None] * (b - a)[:, None]
+    codes = z[:-1, None, k:].expand(-1, steps, -1)
+    path = torch.cat([path, codes], 2)
     out = pipe.generate(path.reshape(-1, z.shape[1]), _row_labels(pipe, seeds[:-1], steps))
     return out.view(len(seeds) - 1, steps, *out.shape[1:])
 

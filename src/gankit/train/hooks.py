@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from gankit import checkpoint
 from gankit.config import Config, to_dict
-from gankit.data.base import Dataset, MixtureData, to_uint8
+from gankit.data.base import Dataset, MixtureData, TensorData, to_uint8, to_unit_range
 from gankit.errors import GankitError
 from gankit.families import Family
 from gankit.images import save_grid, scatter
@@ -41,6 +41,16 @@ def bn_inputs(family: Family, cfg: Config) -> list[tuple[torch.Tensor, torch.Ten
     return list(zip(z.split(cfg.train.batch_size), cs))
 
 
+def bn_images(data: Dataset, cfg: Config) -> list[torch.Tensor]:
+    """A fixed set of real images in batches (own seed): the inputs that set the batch-norm
+    statistics of EMA nets that take images (BiGAN's encoder)."""
+    if not isinstance(data, TensorData):
+        return []
+    gen = torch.Generator().manual_seed(cfg.seed + 2**22)
+    idx = torch.randperm(len(data), generator=gen)[:BN_SAMPLES]
+    return list(to_unit_range(data.x[idx]).split(cfg.train.batch_size))
+
+
 class TrainingDiverged(GankitError):
     """A loss became NaN or infinite."""
 
@@ -56,6 +66,9 @@ class Hooks:
         gen = torch.Generator().manual_seed(cfg.seed + 2**20)
         self.fixed_z, self.fixed_c = family.grid_input(self.t.n_samples, gen)
         self.bn_inputs = bn_inputs(family, cfg) if has_batch_norm(st.g_ema) else []
+        # every other EMA net (the encoder) takes images
+        self.bn_image_nets = [k for k, n in st.ema.items() if k != "g" and has_batch_norm(n)]
+        self.bn_images = bn_images(data, cfg) if self.bn_image_nets else []
         self.writer = None
         self.bar = None
         if info.is_main:
@@ -76,6 +89,10 @@ class Hooks:
             dev = self.info.device
             recompute_bn_stats(st.g_ema, [(z.to(dev),) if c is None else (z.to(dev), c.to(dev))
                                           for z, c in self.bn_inputs])
+        if self.bn_images and self._uses_ema(st.step, last):
+            for name in self.bn_image_nets:
+                recompute_bn_stats(st.ema[name], [(x.to(self.info.device),)
+                                                  for x in self.bn_images])
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
         saved = False
@@ -96,7 +113,10 @@ class Hooks:
         names = list(self.pending[0][1])
         table = torch.stack([torch.stack([t[n].float() for n in names]) for _, t in self.pending])
         table = table.cpu()
-        bad = ~torch.isfinite(table)
+        # gradient norms are diagnostics: under fp16 an overflow gives inf there while the
+        # scaler skips that step and lowers its scale, which is not a divergence
+        losses = torch.tensor([not n.endswith("_grad_norm") for n in names])
+        bad = ~torch.isfinite(table) & losses
         if any_flag(bool(bad.any()), self.info):
             if bad.any():
                 row, col = (int(i) for i in bad.nonzero()[0])
@@ -107,7 +127,7 @@ class Hooks:
             raise TrainingDiverged(f"{where}; training stopped. The last checkpoint in "
                                    f"{self.run_dir / 'checkpoints'} is untouched: resume from it "
                                    "with a lower learning rate, R1/GP or another loss")
-        means = dict(zip(names, table.mean(0).tolist()))
+        means = dict(zip(names, torch.where(torch.isfinite(table), table, 0).mean(0).tolist()))
         self.pending.clear()
         return means
 

@@ -98,7 +98,7 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     ckpt = None
     if resume is not None:
         run, cfg, ckpt = runs.open_run(resume, list(overrides or []))
-        data = _checked_data(cfg)
+        data = _checked_data(cfg, ckpt)
         runs.check_step(run, cfg, ckpt)
     else:
         if out is None:
@@ -113,12 +113,18 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     return run
 
 
-def _checked_data(cfg: Config) -> Dataset:
+def _checked_data(cfg: Config, ckpt: dict | None = None) -> Dataset:
     """Names, combinations, then the data and what the family needs of them: every start-up
-    check runs before a run folder is made."""
+    check runs before a run folder is made (or a resumed one is touched)."""
     checks.check(cfg)
     data = data_mod.load(cfg.data)
-    for spec in make_family(cfg, data_info(data)).specs().values():
+    specs = make_family(cfg, data_info(data)).specs()
+    if ckpt is not None and specs != ckpt["specs"]:
+        name = next(k for k in specs if specs[k] != ckpt["specs"].get(k))
+        raise GankitError(f"data.name={cfg.data.name}: the data no longer fit the checkpoint's "
+                          f"networks (net {name!r}: {ckpt['specs'].get(name)} in the checkpoint, "
+                          f"{specs[name]} for the data now; e.g. the classes changed)")
+    for spec in specs.values():
         with torch.random.fork_rng(devices=[]):
             build_net(spec)  # the nets can be built for these data (resolution, attn_res)
     return data
