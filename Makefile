@@ -29,7 +29,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_train.py
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/bench_train.py
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/bench_families_speed.py
 
 clean:
 	rm -rf $(VENV) runs
