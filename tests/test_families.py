@@ -98,6 +98,12 @@ def test_infogan_bound_against_hand_computation():
     torch.testing.assert_close(fam.g_terms(nets, batch, fake)["g_info"], want)
     d_terms = fam.d_terms(nets, batch, fake.detach(), PhaseCtx(torch.Generator(), r1=False))
     torch.testing.assert_close(d_terms["d_info"], want)
+    fam, nets, batch, fake = _tiny_family(["model.family=infogan", "model.cat_codes=[3]",
+                                           "model.cont_codes=2", "reg.info_cont_weight=0.1"])
+    out = nets["d"](fake.x)
+    nll = 0.5 * (fake.codes["cont"] - out[:, 4:]).square() + 0.5 * math.log(2 * math.pi)
+    want = F.cross_entropy(out[:, 1:4], fake.codes["cat"][:, 0]) + 0.1 * nll.sum(1).mean()
+    torch.testing.assert_close(fam.g_terms(nets, batch, fake)["g_info"], want)
 
 
 def test_bigan_scores_joint_pairs_with_labels_swapped_for_g_and_e():

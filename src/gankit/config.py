@@ -67,6 +67,8 @@ class RegConfig:
     ms_weight: float = 0.0  # conditional: MSGAN mode-seeking term against one image per class
     #                         (Mao et al. 2019, weight 1 in the paper); 0 disables
     info_weight: float = 1.0  # InfoGAN lambda_info: weight of the mutual-information term
+    info_cont_weight: float = 1.0  # InfoGAN: the continuous codes' NLL relative to the
+    #                                categorical CE (the paper uses a smaller lambda for them)
     cycle_weight: float = 0.0  # BiGAN: ALICE's explicit cycle terms |x - G(E(x))|^2 and
     #                            |z - E(G(z))|^2 in G/E's loss (Li et al. 2017); 0 = plain BiGAN
     pl_weight: float = 0.0  # path-length penalty of G (StyleGAN2 uses 2); 0 disables
@@ -266,6 +268,7 @@ def validate(cfg: Config) -> Config:
         _positive(key, val)
     for key, val in [("reg.r1_gamma", cfg.reg.r1_gamma), ("reg.gp_lambda", cfg.reg.gp_lambda),
                      ("reg.cls_weight", cfg.reg.cls_weight), ("reg.ms_weight", cfg.reg.ms_weight), ("reg.info_weight", cfg.reg.info_weight),
+                     ("reg.info_cont_weight", cfg.reg.info_cont_weight),
                      ("reg.cycle_weight", cfg.reg.cycle_weight),
                      ("reg.pl_weight", cfg.reg.pl_weight), ("reg.d_wd", cfg.reg.d_wd),
                      ("reg.g_wd", cfg.reg.g_wd), ("reg.d_clip_grad", cfg.reg.d_clip_grad),

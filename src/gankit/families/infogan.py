@@ -60,8 +60,13 @@ class InfoGAN(Family):
         cat_logits, cont_mean, _ = split_q(out[:, 1:].float(), list(self.latent.cat),
                                            self.latent.cont, False)
         cats = [fake.codes["cat"][:, i] for i in range(len(self.latent.cat))]
-        cont = fake.codes["cont"] if self.latent.cont else None
-        return self.cfg.reg.info_weight * info_loss(cat_logits, cats, cont_mean, cont)
+        reg, total = self.cfg.reg, out.new_zeros((), dtype=torch.float32)
+        if cats:
+            total = total + info_loss(cat_logits, cats)
+        if self.latent.cont:  # the paper weighs continuous codes less (reg.info_cont_weight)
+            total = total + reg.info_cont_weight * info_loss([], [], cont_mean,
+                                                             fake.codes["cont"])
+        return reg.info_weight * total
 
     def d_terms(self, nets: Nets, batch: Batch, fake: Fake, ctx: PhaseCtx
                 ) -> dict[str, torch.Tensor]:
