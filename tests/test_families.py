@@ -309,3 +309,18 @@ def test_interpolation_moves_the_noise_and_keeps_one_hot_codes(tmp_path):
     interpolate(pipe, [0, 1], steps=5)
     codes = seen[0][:, 8:]
     assert torch.equal(codes, pipe.latents(1, seed=0)[:, 8:].expand(5, -1))
+
+
+def test_resnet_folder_preset_trains_on_an_rgb_folder(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    for i in range(8):
+        arr = (torch.rand(40, 48, 3) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(tmp_path / "imgs" / f"{i}.png")
+    cfg = config.build("resnet-folder", [f"data.name=folder:{tmp_path / 'imgs'}",
+                                         "model.g_width=4", "model.d_width=4", "train.steps=2",
+                                         "train.batch_size=4", "train.tensorboard=false",
+                                         "train.progress=false", "train.sample_every=0"])
+    run = train(cfg, out=tmp_path / "run")
+    assert gankit.load(str(run)).sample(2).shape == (2, 3, 32, 32)
