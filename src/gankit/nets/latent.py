@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import GankitError
+from gankit.nets import PRIORS  # gankit.nets does not import this module: no circle
 
-PRIOR_NAMES = ("normal", "uniform")
 TRUNCATION_MODES = ("psi", "resample")
 MAX_RESAMPLE_ROUNDS = 10_000  # guards the resample loop against a threshold near 0
 
@@ -56,9 +56,9 @@ class Latent:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cat", tuple(int(k) for k in self.cat))
-        if self.prior not in PRIOR_NAMES:
+        if self.prior not in PRIORS:
             raise GankitError(f"unknown latent prior {self.prior!r}; "
-                              f"choose one of: {', '.join(PRIOR_NAMES)}")
+                              f"choose one of: {', '.join(PRIORS.names())}")
         if self.noise < 0 or self.cont < 0:
             raise GankitError(f"latent noise ({self.noise}) and cont ({self.cont}) must be >= 0")
         if any(k < 2 for k in self.cat):
@@ -108,10 +108,7 @@ class Latent:
                 raise GankitError(f"truncation threshold must be > 0; got {truncation}")
             if mode == "resample" and self.prior != "normal":
                 raise GankitError(f"resample truncation needs the normal prior, not {self.prior!r}")
-        if self.prior == "uniform":
-            z = torch.rand(n, self.noise, generator=gen, device=gen.device).mul_(2).sub_(1)
-        else:
-            z = torch.randn(n, self.noise, generator=gen, device=gen.device)
+        z = PRIORS.get(self.prior)(n, self.noise, gen)  # the one definition of each prior
         if truncation is None:
             return z
         if mode == "psi":
