@@ -33,6 +33,11 @@ class DataConfig:
     skip_bad: bool = False  # skip (and count) unreadable images instead of stopping
     cache_dir: str | None = None  # decoded-folder cache; None = $GANKIT_CACHE or ~/.cache/gankit
     holdout: int = 0  # withhold N samples (a fixed random subset) from training; 0 = train on all
+    limit: int = 0  # train on a fixed random subset of N samples (small-data studies); 0 = all
+    crop_pad: int = 0  # random crop after zero-padding each side by N px (data augmentation); 0 = off
+    flip: bool = False  # random horizontal flip (data augmentation)
+    allow_flip: bool = False  # flip even a data set that says flipping is wrong (digits)
+    frames: int = 16  # frames per clip of sequence data (moving-mnist)
 
 
 @dataclass
@@ -55,6 +60,9 @@ class ModelConfig:
     attn_res: int | None = None  # SAGAN self-attention at this feature resolution in G and D
     d_sn: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
     g_sn: bool = False  # spectral normalisation of G's layers too (SAGAN, BigGAN)
+    pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once; 1 = off
+    mbstd: int = 0  # minibatch-stddev layer at the end of D (ProGAN), group size; 0 = off
+    motion_dim: int = 10  # sequence family: motion latent per frame (MoCoGAN's GRU output)
 
 
 @dataclass
@@ -77,6 +85,19 @@ class RegConfig:
     g_wd: float = 0.0  # coupled L2 weight decay beta*|theta_G|^2 added to G's loss; 0 disables
     d_clip_grad: float = 0.0  # clip D's gradient to this global L2 norm; 0 disables
     g_clip_grad: float = 0.0  # clip G's gradient to this global L2 norm; 0 disables
+
+
+@dataclass
+class AugConfig:
+    kind: Literal["none", "diffaug", "ada"] = "none"  # augmentation of every image D sees
+    #          (real and fake, differentiable so gradients reach G): DiffAugment or ADA
+    policy: str = "color,translation,cutout"  # DiffAugment policies (Zhao et al. 2020)
+    pipe: str = "bgc"  # ADA pipeline: b (blit: flip, rot90, int translation), g (geometric:
+    #                    scale, rotation, aniso, fractional translation), c (colour)
+    p: float = 0.0  # ADA's starting augmentation probability (fixed when target is 0)
+    target: float = 0.6  # ADA's target r_t for E[sign(D(real))]; 0 = keep p fixed
+    interval: int = 4  # ADA adjusts p every N D updates
+    kimg: float = 500.0  # ADA: p can move from 0 to 1 in this many thousand real images
 
 
 @dataclass
@@ -130,6 +151,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     reg: RegConfig = field(default_factory=RegConfig)
+    aug: AugConfig = field(default_factory=AugConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -261,7 +283,24 @@ def validate(cfg: Config) -> Config:
                      ("train.ckpt_every", cfg.train.ckpt_every),
                      ("train.n_samples", cfg.train.n_samples), ("train.threads", cfg.train.threads)]:
         _positive(key, val)
-    _positive("data.holdout", cfg.data.holdout, allow_zero=True)
+    for key, val in [("data.holdout", cfg.data.holdout), ("data.limit", cfg.data.limit),
+                     ("data.crop_pad", cfg.data.crop_pad), ("model.mbstd", cfg.model.mbstd)]:
+        _positive(key, val, allow_zero=True)
+    for key, val in [("model.pack", cfg.model.pack), ("model.motion_dim", cfg.model.motion_dim),
+                     ("aug.interval", cfg.aug.interval), ("aug.kimg", cfg.aug.kimg)]:
+        _positive(key, val)
+    if cfg.data.frames < 2:
+        raise GankitError(f"data.frames: a clip needs >= 2 frames, got {cfg.data.frames}")
+    for key, val in [("aug.p", cfg.aug.p), ("aug.target", cfg.aug.target)]:
+        if not 0.0 <= val <= 1.0:
+            raise GankitError(f"{key}: must be in [0, 1], got {val}")
+    if cfg.model.mbstd == 1:
+        raise GankitError("model.mbstd: a group of 1 sample has no spread; use >= 2 (ProGAN: "
+                          "4) or 0 to turn the layer off")
+    for key, group in [("model.pack", cfg.model.pack), ("model.mbstd", cfg.model.mbstd)]:
+        if group > 1 and cfg.train.batch_size % group:
+            raise GankitError(f"{key}={group} must divide train.batch_size="
+                              f"{cfg.train.batch_size}")
     for key, val in [("eval.n", cfg.eval.n), ("eval.batch_size", cfg.eval.batch_size),
                      ("eval.kid_subsets", cfg.eval.kid_subsets),
                      ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:
