@@ -50,6 +50,14 @@ def check_arch(cfg: Config) -> None:
                               ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan")]:
         if used and m.family != family:
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
+    if m.pack > 1 and m.family != "unconditional":
+        raise GankitError(f"model.pack={m.pack} with model.family={m.family}: a pack has one D "
+                          "score, but this family's D scores each sample with its own class, "
+                          "code or latent; PacGAN works with model.family=unconditional")
+    if m.pack > 1 and cfg.reg.gp_lambda > 0:
+        raise GankitError(f"model.pack={m.pack} with reg.gp_lambda > 0: the gradient penalty "
+                          "is per sample, a packed D's Lipschitz constant is per pack; use "
+                          "reg.r1_gamma or model.d_sn")
     if m.family == "bigan" and m.cat_codes:
         raise GankitError("model.cat_codes with model.family=bigan: the encoder cannot give "
                           "one-hot codes, so D would tell the pairs apart by them; use "
@@ -59,8 +67,19 @@ def check_arch(cfg: Config) -> None:
                           "interpolates images only, not (x, z) pairs; use reg.r1_gamma")
 
 
+def check_aug(cfg: Config) -> None:
+    """Augmentation names: DiffAugment policies and ADA pipe letters."""
+    from gankit import augment
+
+    if cfg.aug.kind == "diffaug":
+        augment.parse_policy(cfg.aug.policy)
+    if cfg.aug.kind == "ada":
+        augment.parse_pipe(cfg.aug.pipe)
+
+
 def check(cfg: Config) -> Config:
     """All start-up checks that need gankit's registries; returns `cfg`."""
     check_names(cfg)
     check_arch(cfg)
+    check_aug(cfg)
     return cfg

@@ -64,6 +64,7 @@ class PhaseCtx:
 
     gen: torch.Generator
     r1: bool = True
+    real_sign: torch.Tensor | None = None  # out: mean sign of D's real logits (ADA's r_t)
 
 
 def latent_dict(latent: Latent) -> dict:
@@ -74,6 +75,16 @@ def latent_dict(latent: Latent) -> dict:
 def adv_logit(out: torch.Tensor) -> torch.Tensor:
     """D's adversarial logit: the output itself, or column 0 when D has auxiliary heads."""
     return out if out.dim() == 1 else out[:, 0]
+
+
+def packed_shape(shape: tuple[int, ...], m: int) -> tuple[int, ...]:
+    """The shape of one PacGAN pack of m samples: channels (images) or features x m."""
+    return (shape[0] * m, *shape[1:])
+
+
+def pack_samples(x: torch.Tensor, m: int) -> torch.Tensor:
+    """(N, C, ...) -> (N/m, m*C, ...): samples i*m .. i*m+m-1 form pack i (Lin et al. 2018)."""
+    return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
 
 
 class Family:
@@ -93,6 +104,12 @@ class Family:
     @classmethod
     def check(cls, cfg: Config, data: DataInfo) -> None:
         """Reject settings this family cannot use, naming the keys (a GankitError)."""
+        if len(data.shape) != 3:
+            for key, on in [("aug.kind", cfg.aug.kind != "none"), ("data.flip", cfg.data.flip),
+                            ("data.crop_pad", cfg.data.crop_pad > 0)]:
+                if on:
+                    raise GankitError(f"{key} augments images; data.name={cfg.data.name} has "
+                                      f"samples of shape {data.shape}")
         if cfg.model.cont_codes and cls.name != "infogan":
             raise GankitError(f"model.cont_codes={cfg.model.cont_codes} needs model.family="
                               f"infogan (a Q head recovers the codes); model.family is {cls.name}")
@@ -103,8 +120,12 @@ class Family:
         """The architecture's G and D specs, plus the switches that compose with every family."""
         m = self.cfg.model
         g, d = ARCHS.get(m.arch)(m, self.data.shape)
+        if m.pack > 1:  # PacGAN: D's input is m samples joined on the channel/feature axis
+            d = ARCHS.get(m.arch)(m, packed_shape(self.data.shape, m.pack))[1]
         g, d = {"name": g["name"], "kwargs": dict(g["kwargs"])}, {"name": d["name"],
                                                                  "kwargs": dict(d["kwargs"])}
+        if m.mbstd:
+            d["kwargs"]["mbstd"] = m.mbstd
         if self.latent.dim != m.z_dim:
             g["kwargs"]["z_dim"] = self.latent.dim
         for spec, sn in ((g, m.g_sn), (d, m.d_sn)):
@@ -122,7 +143,7 @@ class Family:
         """What inference needs besides the nets (recorded in every checkpoint)."""
         return {"name": self.name, "num_classes": self.data.num_classes,
                 "class_freq": list(self.data.class_freq), "latent": latent_dict(self.latent),
-                "conditional_g": False, "encoder": None}
+                "conditional_g": False, "encoder": None, "pack": self.cfg.model.pack}
 
     # ------------------------------------------------------------------ generating
 
@@ -157,8 +178,10 @@ class Family:
                       ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """The adversarial loss with R1/GP, and D's full outputs on the real and fake batch."""
         c_real, c_fake = self.d_condition(batch, fake)
-        return self.objective.d_terms_outputs(nets["d"], batch.x, fake.x, ctx.gen, ctx.r1,
-                                              c_real, c_fake, adv_logit)
+        terms, real_out, fake_out = self.objective.d_terms_outputs(
+            nets["d"], batch.x, fake.x, ctx.gen, ctx.r1, c_real, c_fake, adv_logit)
+        ctx.real_sign = adv_logit(real_out).detach().float().sign().mean()
+        return terms, real_out, fake_out
 
     def d_terms(self, nets: Nets, batch: Batch, fake: Fake, ctx: PhaseCtx
                 ) -> dict[str, torch.Tensor]:

@@ -34,6 +34,7 @@ class BiGAN(Family):
         g, d = self.base_specs()
         e = {"name": d["name"], "kwargs": {**d["kwargs"], "out_dim": self.latent.dim}}
         e["kwargs"].pop("sn", None)
+        e["kwargs"].pop("mbstd", None)  # an encoder codes each image alone
         d["kwargs"].update(cond="latent", c_dim=self.latent.dim)
         return {"g": g, "d": d, "e": e}
 

@@ -23,6 +23,7 @@ from gankit.nets.layers import (
     G_CONDS,
     CondSequential,
     JointHead,
+    MinibatchStddev,
     SelfAttention2d,
     add_spectral_norm,
     batch_norm_2d,
@@ -105,6 +106,7 @@ class DCGANDiscriminator(nn.Module):
                  out_dim: int = 1,  # outputs: 1 -> (N,); >1 -> (N, out_dim), column 0 = adv.
                  attn_res: int | None = None,  # self-attention after the maps of this size
                  sn: bool = False,  # spectral norm on every conv/linear/embedding
+                 mbstd: int = 0,  # minibatch-stddev group before the last conv; 0 = none
                  ) -> None:
         super().__init__()
         name = "DCGANDiscriminator"
@@ -127,9 +129,13 @@ class DCGANDiscriminator(nn.Module):
             ch, res = ch * 2, res // 2
         if res == attn_res:
             layers.append(SelfAttention2d(ch))
-        layers.append(nn.Conv2d(ch, ch if cond == "latent" else out_dim, s0, 1, 0, bias=False))
+        feat = ch
+        if mbstd:
+            layers.append(MinibatchStddev(mbstd))
+            feat += 1
+        layers.append(nn.Conv2d(feat, ch if cond == "latent" else out_dim, s0, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
-        self.embed = nn.Embedding(n_classes, ch) if cond == "projection" else None
+        self.embed = nn.Embedding(n_classes, feat) if cond == "projection" else None
         self.joint = JointHead(ch, c_dim, out_dim) if cond == "latent" else None
         dcgan_init(self)
         if self.embed is not None:

@@ -141,6 +141,33 @@ class JointHead(nn.Module):
         return self.joint(torch.cat([fx, self.embed(c)], 1))
 
 
+class MinibatchStddev(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018, sec. 3): one extra feature
+    per sample, the mean over features of the std across its group, so D sees how varied a
+    batch is and a G that draws one image for every z is easy to tell from the data.
+
+    Sample i is grouped with i + N/G, i + 2N/G, ... (StyleGAN's layout); the group shrinks to
+    N when the batch is smaller than `group`. Works on (N, C, H, W) maps and (N, F) vectors.
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        g = min(self.group, n)
+        if n % g:
+            raise GankitError(f"minibatch stddev: batch of {n} is not divisible by its group "
+                              f"size {g} (model.mbstd)")
+        y = x.float().reshape(g, n // g, *x.shape[1:])
+        std = (y.var(0, unbiased=False) + 1e-8).sqrt()  # (N/G, C, ...)
+        feat = std.flatten(1).mean(1).to(x.dtype)  # (N/G,)
+        feat = feat.repeat(g)  # back to (N,) in the order of x
+        extra = feat.view(n, 1, *([1] * (x.dim() - 2))).expand(n, 1, *x.shape[2:])
+        return torch.cat([x, extra], 1)
+
+
 def project(out: torch.Tensor, e: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """Projection discriminator (Miyato & Koyama 2018): add <embed(y), h> to column 0 only."""
     proj = (e * h).sum(1, keepdim=True)

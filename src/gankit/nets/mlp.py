@@ -21,6 +21,7 @@ from gankit.errors import GankitError
 from gankit.nets.layers import (
     D_CONDS,
     JointHead,
+    MinibatchStddev,
     add_spectral_norm,
     check_condition,
     check_net_kwargs,
@@ -90,6 +91,7 @@ class MLPDiscriminator(nn.Module):
                  out_dim: int = 1,  # outputs: 1 -> (N,); >1 -> (N, out_dim), column 0 = adv.
                  attn_res: int | None = None,  # must stay None: an MLP has no feature maps
                  sn: bool = False,  # spectral norm on every linear/embedding
+                 mbstd: int = 0,  # minibatch-stddev group before the last linear; 0 = none
                  ) -> None:
         super().__init__()
         name = "MLPDiscriminator"
@@ -101,6 +103,9 @@ class MLPDiscriminator(nn.Module):
         for _ in range(depth):
             layers += [nn.Linear(fan_in, width), nn.LeakyReLU(0.2, inplace=True)]
             fan_in = width
+        if mbstd:
+            layers.append(MinibatchStddev(mbstd))
+            fan_in += 1
         layers.append(nn.Linear(fan_in, width if cond == "latent" else out_dim))
         self.net = nn.Sequential(*layers)
         self.embed = nn.Embedding(n_classes, fan_in) if cond == "projection" else None

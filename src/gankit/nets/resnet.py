@@ -28,6 +28,7 @@ from gankit.nets.layers import (
     G_CONDS,
     CondSequential,
     JointHead,
+    MinibatchStddev,
     SelfAttention2d,
     add_spectral_norm,
     batch_norm_2d,
@@ -149,6 +150,7 @@ class ResNetDiscriminator(nn.Module):
                  out_dim: int = 1,  # outputs: 1 -> (N,); >1 -> (N, out_dim), column 0 = adv.
                  attn_res: int | None = None,  # self-attention after the maps of this size
                  sn: bool = False,  # spectral norm on every conv/linear/embedding (SNGAN: on)
+                 mbstd: int = 0,  # minibatch-stddev group before the last block; 0 = none
                  ) -> None:
         super().__init__()
         name = "ResNetDiscriminator"
@@ -165,7 +167,9 @@ class ResNetDiscriminator(nn.Module):
             ch, res = ch * 2, res // 2
             if res == attn_res:
                 layers.append(SelfAttention2d(ch))
-        layers.append(DBlock(ch, ch * 2, down=False))  # the last block keeps s0 x s0
+        if mbstd:
+            layers.append(MinibatchStddev(mbstd))
+        layers.append(DBlock(ch + (1 if mbstd else 0), ch * 2, down=False))  # keeps s0 x s0
         ch *= 2
         layers.append(nn.ReLU())
         self.trunk = nn.Sequential(*layers)

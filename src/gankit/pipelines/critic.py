@@ -51,6 +51,10 @@ def load_critic(path: str | Path, device: str = "cpu") -> Critic:
         raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this "
                           f"model.family={ckpt['family']['name']} D scores pairs "
                           f"({d_kwargs['cond']} condition)")
+    pack = ckpt["family"].get("pack", 1)
+    if pack > 1:
+        raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this D "
+                          f"judges packs of {pack} samples (model.pack={pack}, PacGAN)")
     try:
         d = build_net(ckpt["specs"]["d"])
         d.load_state_dict(ckpt["state"]["nets"]["d"])

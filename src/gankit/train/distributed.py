@@ -91,3 +91,13 @@ def gather(obj: object, info: DistInfo) -> list:
     out: list = [None] * info.world
     dist.all_gather_object(out, obj)
     return out
+
+
+def all_reduce_sum(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The sum of `t` over ranks (a CPU tensor in, a CPU tensor out); `t` itself when not
+    distributed."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return t
+    x = t.to(device)
+    dist.all_reduce(x)
+    return x.cpu()

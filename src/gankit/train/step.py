@@ -13,12 +13,14 @@ D-side nets are frozen during the G phase so no gradient is computed for them.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
-from gankit.config import Config, RegConfig
+from gankit.augment import random_crop, random_flip
+from gankit.config import AugConfig, Config, DataConfig, RegConfig
 from gankit.data.base import to_unit_range
+from gankit.errors import GankitError
 from gankit.families import Batch, Fake, Family, PhaseCtx
 from gankit.losses.regularizers import (
     clip_grad_norm,
@@ -26,6 +28,7 @@ from gankit.losses.regularizers import (
     path_length_penalty,
     weight_decay_penalty,
 )
+from gankit.train.d_input import ada_observe, ada_p, d_view, make_augment
 from gankit.train.ema import ema_beta, update_ema
 from gankit.train.state import TrainState
 
@@ -49,6 +52,9 @@ class StepContext:
     lr_decay: str = "none"  # none | linear
     base_lrs: tuple[float, float] = (0.0, 0.0)  # (G, D) learning rates at step 0
     ema_rampup: float | None = None  # StyleGAN2 ramp-up of the EMA half-life; None disables
+    aug: AugConfig = field(default_factory=AugConfig)  # augmentation of what D sees
+    pack: int = 1  # PacGAN: samples per D input
+    data: DataConfig = field(default_factory=DataConfig)  # data-level crop / flip
 
     @classmethod
     def from_config(cls, cfg: Config, family: Family, device: torch.device,
@@ -57,7 +63,8 @@ class StepContext:
                    ema_beta=cfg.train.ema_beta, ema_rampup=cfg.train.ema_rampup, device=device,
                    precision=cfg.train.precision, channels_last=cfg.train.channels_last,
                    world=world, total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
-                   base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr))
+                   base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr), aug=cfg.aug,
+                   pack=cfg.model.pack, data=cfg.data)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -68,6 +75,10 @@ class StepContext:
 
 def _real_batch(st: TrainState, ctx: StepContext) -> Batch:
     x, y = st.sampler.next()
+    if ctx.data.crop_pad > 0:  # data-level augmentation, drawn from the step's stream
+        x = random_crop(x, ctx.data.crop_pad, st.z_gen)
+    if ctx.data.flip:
+        x = random_flip(x, st.z_gen)
     x = to_unit_range(x.to(ctx.device, non_blocking=True))
     if ctx.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -105,9 +116,16 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
         batch = _real_batch(st, ctx)
         with ctx.autocast(), torch.set_grad_enabled(i == ctx.n_critic - 1):
             fake = fam.fake(st.train_nets, batch, st.z_gen)
-        r1 = (st.step * ctx.n_critic + i) % reg.r1_every == 0
+        update = st.step * ctx.n_critic + i  # D updates done: lazy intervals count these
+        pctx = PhaseCtx(st.z_gen, update % reg.r1_every == 0)
         with ctx.autocast():
-            terms = fam.d_terms(st.train_nets, batch, fake.detach(), PhaseCtx(st.z_gen, r1))
+            terms = fam.d_terms(seen_by_d(st, ctx, st.train_nets), batch, fake.detach(), pctx)
+        if ctx.aug.kind == "ada":
+            if pctx.real_sign is None:
+                raise GankitError(f"aug.kind=ada: model.family={fam.name} does not report D's "
+                                  "real logits, which ADA's p follows")
+            ada_observe(st.extra, ctx.aug, pctx.real_sign, update,
+                        batch.x.shape[0] * ctx.world, ctx.device)
         _backward_step(st, "d", fam.d_side, terms, reg.d_wd, reg.d_clip_grad)
         if reg.clip_d > 0:
             for k in fam.d_side:
@@ -117,6 +135,12 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
     if len(r1_terms) > 1:
         terms["d_r1"] = torch.stack(r1_terms).mean()
     return terms, batch, fake
+
+
+def seen_by_d(st: TrainState, ctx: StepContext, nets: dict) -> dict:
+    """`nets` with the D-side nets behind this update's augmentation and packing."""
+    aug = make_augment(ctx.aug, st.z_gen, ada_p(st.extra, ctx.aug))
+    return d_view(nets, ctx.family.d_side, aug, ctx.pack)
 
 
 @torch.no_grad()
@@ -147,7 +171,7 @@ def g_phase(st: TrainState, ctx: StepContext, batch: Batch, fake: Fake
     """One G update through the (frozen) raw D-side nets: their gradients are neither needed
     nor synced."""
     fam, reg = ctx.family, ctx.reg
-    nets = {**st.train_nets, **{k: st.nets[k] for k in fam.d_side}}
+    nets = seen_by_d(st, ctx, {**st.train_nets, **{k: st.nets[k] for k in fam.d_side}})
     for k in fam.d_side:
         st.nets[k].requires_grad_(False)
     with ctx.autocast():
@@ -182,5 +206,8 @@ def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
         update_ema(ema, st.nets[name], beta)
     st.step += 1
     st.images_seen += batch.x.shape[0] * ctx.n_critic * ctx.world
-    return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
+    out = {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
+    if ctx.aug.kind == "ada":
+        out["aug_p"] = st.extra["ada_p"].float()
+    return out
 
