@@ -38,11 +38,37 @@ def check_name(name: str) -> None:
                           f"{', '.join(DATASETS.names())}, folder:PATH, npz:PATH")
 
 
+# Built-in data sets whose mirror image is not a sample: data.flip is refused on them.
+MIRROR_WRONG = {"mnist5k": "a mirrored digit is not a digit",
+                "digits": "a mirrored digit is not a digit",
+                "stacked-mnist": "a mirrored digit is not a digit",
+                "moving-mnist": "a mirrored digit is not a digit"}
+
+
 def load(cfg: DataConfig) -> Dataset:
     """Load the data set named in `cfg`, converted to its channels and resolution, without
-    the `cfg.holdout` held-out samples (see `load_holdout`)."""
+    the `cfg.holdout` held-out samples (see `load_holdout`), limited to `cfg.limit` samples."""
+    if cfg.flip and cfg.name in MIRROR_WRONG and not cfg.allow_flip:
+        raise GankitError(f"data.flip=true on {cfg.name}: {MIRROR_WRONG[cfg.name]}; set "
+                          "data.allow_flip=true to flip anyway")
     data = load_all(cfg)
-    return _subset(data, _split(cfg, data)[1]) if cfg.holdout else data
+    if cfg.holdout:
+        data = _subset(data, _split(cfg, data)[1])
+    return _limit(cfg, data) if cfg.limit else data
+
+
+LIMIT_SEED = 20182  # the data.limit subset is the same for every run and every seed
+
+
+def _limit(cfg: DataConfig, data: Dataset) -> TensorData:
+    """A fixed random subset of cfg.limit training samples (random: built-ins are ordered by
+    class), so small-data runs of every seed and setting see the same images."""
+    if isinstance(data, MixtureData) or cfg.limit > len(data):
+        size = "an endless 2-D mixture" if isinstance(data, MixtureData) else \
+            f"{len(data)} training samples"
+        raise GankitError(f"data.limit={cfg.limit}: {cfg.name} has {size}")
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(LIMIT_SEED))
+    return _subset(data, perm[:cfg.limit].sort().values)
 
 
 def load_holdout(cfg: DataConfig) -> TensorData:
