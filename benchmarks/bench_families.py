@@ -137,9 +137,10 @@ def bigan_scores(pipe: GeneratorPipeline, lenet: Extractor, n: int,
 
 
 def score_run(run: Path, seed: int, n: int, n_recon: int, seconds: float | None,
-              device: str) -> dict:
+              device: str, data=None) -> dict:
+    """Score a run against `data` (default: the run's own training data)."""
     pipe = load(run, device=device)
-    data = tools.run_data(pipe)
+    data = data if data is not None else tools.run_data(pipe)
     lenet = get_extractor("lenet-mnist", device=device)
     ecfg = config.EvalConfig(metrics="fid,kid,pr,dc,modes", n=n, seed=seed,
                              extractor="lenet-mnist")

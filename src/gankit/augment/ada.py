@@ -131,7 +131,7 @@ def _colour_matrix(gen: torch.Generator, n: int, p: float) -> tuple[Tensor, Tens
     rgb = torch.diag(torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=_F64))
     one = torch.eye(4, dtype=_F64) - rgb  # the homogeneous corner
     cross = torch.zeros(4, 4, dtype=_F64)  # [v]x, so that cross @ u = v x u
-    cross[0, 1], cross[0, 2], cross[1, 2] = -v[2], v[1], -v[1]*0.5
+    cross[0, 1], cross[0, 2], cross[1, 2] = -v[2], v[1], -v[0]
     cross = cross - cross.T
 
     def col(t: Tensor) -> Tensor:
