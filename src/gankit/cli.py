@@ -5,6 +5,7 @@
     gankit sample RUN_OR_CKPT --n 64 --seed 0 --out grid.png | samples.npz | folder/
     gankit sample RUN --class 3 | --code c0=3 --code c1=0.5 | --truncation 0.7
     gankit interpolate RUN --seeds 0,1,2 [--code c1]
+    gankit sample SEQUENCE_RUN --n 8 --frames 32 --out clips.png   (strip + clips-clipK.gif)
     gankit encode RUN IMAGES --out z.npz
     gankit reconstruct RUN IMAGES --out recon.png
     gankit list
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     import torch
 
     from gankit.pipelines.generate import GeneratorPipeline
+
+
+IMAGE_N, SEQUENCE_N = 64, 8  # default --n of `sample`: images, or clips of a sequence model
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -49,6 +53,8 @@ def _sample(args: argparse.Namespace) -> None:
     from gankit.train.runs import check_output
 
     pipe = load(args.run, device=args.device, ema=not args.no_ema)
+    pipe.check_frames(args.frames)
+    args.n = args.n or (SEQUENCE_N if pipe.is_sequence else IMAGE_N)
     kind = pipe.output_kind(args.out)
     check_output(args.out, "--out", folder=kind == "folder")
     given = _sample_options(args)
@@ -62,7 +68,8 @@ def _sample(args: argparse.Namespace) -> None:
               "columns, the same latent down each column)")
         return
     else:
-        samples = pipe.sample(args.n, seed=args.seed, classes=args.classes, **given)
+        samples = pipe.sample(args.n, seed=args.seed, classes=args.classes, frames=args.frames,
+                              **given)
     paths = pipe.save(samples, args.out)
     print(f"wrote {len(paths)} file(s): {paths[0]}" + (" ..." if len(paths) > 1 else ""))
 
@@ -71,6 +78,7 @@ def _rejection_samples(args: argparse.Namespace, pipe: GeneratorPipeline) -> tor
     from gankit import tools
     from gankit.pipelines.critic import load_critic
 
+    pipe.require_stills("--reject")
     if args.classes or args.code or args.truncation is not None:
         raise GankitError("--reject draws from the plain prior; it does not combine with "
                           "--class, --code or --truncation")
@@ -102,6 +110,7 @@ def _eval(args: argparse.Namespace) -> None:
     from gankit import tools
     from gankit.checks import check_names
     from gankit.config import validate
+    from gankit.data import eval_data
     from gankit.metrics.evaluate import evaluate
     from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
@@ -116,8 +125,10 @@ def _eval(args: argparse.Namespace) -> None:
                                  ("protocol", args.protocol)] if v is not None}
     ecfg = dataclasses.replace(pipe.config.eval, **changes)
     check_names(validate(dataclasses.replace(pipe.config, eval=ecfg)))
+    if args.reject:
+        pipe.require_stills("--reject")
     data = tools.run_data(pipe)
-    res = evaluate(pipe.sample, data, ecfg, device=args.device)
+    res = evaluate(pipe.metric_samples, eval_data(data, ecfg.n), ecfg, device=args.device)
     out = {"run": str(args.run), **res.to_dict()}
     cols = {"generated": res.scores}
     if args.reject:
@@ -156,6 +167,8 @@ def _score(args: argparse.Namespace) -> None:
         check_output(args.json, "--json")
         if Path(args.json).resolve() == Path(args.images).resolve():
             raise GankitError(f"--json {args.json} would overwrite the images being scored")
+    pipe = load(args.run, device=args.device)
+    pipe.require_stills("gankit score")
     critic = load_critic(args.run, args.device)
     names, images = score.load_images(args.images, critic.data_shape)
     ranking = score.rank(critic, names, images)
@@ -165,7 +178,6 @@ def _score(args: argparse.Namespace) -> None:
     print(f"{'D logit':>9}  image (most real-looking first)")
     for name, val in shown:
         print(f"{val:9.3f}  {name}")
-    pipe = load(args.run, device=args.device)
     real = tools.real_samples(tools.run_data(pipe), args.n)
     hist = score.histogram(critic.logits(real), critic.logits(pipe.sample(len(real), seed=1)))
     print(f"D's logits on {len(real)} real vs {len(real)} generated samples:")
@@ -180,14 +192,24 @@ def _interpolate(args: argparse.Namespace) -> None:
     from gankit.data.base import to_uint8
     from gankit.images import check_image_path, save_grid, scatter
     from gankit.pipelines.generate import load
-    from gankit.pipelines.interpolate import code_sweep, interpolate
+    from gankit.pipelines.interpolate import code_sweep, interpolate, motion_sweep
     from gankit.train.runs import check_output
 
     check_output(check_image_path(args.out), "--out")
     if args.code and args.mode:
         raise GankitError("--mode shapes the paths between seeds; a --code sweep has none")
     pipe = load(args.run, device=args.device)
+    pipe.check_frames(args.frames)
     seeds = args.seeds
+    if pipe.is_sequence and not args.code:
+        if args.mode:
+            raise GankitError("--mode shapes the paths between seeds; a sequence model's "
+                              "interpolate draws one motion per seed under a fixed content")
+        grid = motion_sweep(pipe, seeds, args.frames)
+        save_grid(to_uint8(grid.flatten(0, 1)), args.out, nrow=grid.shape[1])
+        print(f"wrote {args.out}: {len(seeds)} motion draw(s) x {grid.shape[1]} frames, the "
+              f"content of seed {seeds[0]} in every row")
+        return
     if args.code:
         grid = code_sweep(pipe, args.code, seeds, args.steps)
         what = f"{len(seeds)} seed(s) x {grid.shape[1]} values of {args.code}"
@@ -257,6 +279,7 @@ def _nearest(args: argparse.Namespace) -> None:
         raise GankitError(f"--extractor {args.extractor!r}: choose pixels or one of "
                           f"{', '.join(EXTRACTORS.names())}")
     pipe = load(args.run, device=args.device)
+    pipe.require_stills("gankit nearest")
     data = tools.run_data(pipe)
     name = args.extractor or default_extractor(data.name, tuple(data.shape))
     ex = None if name == "pixels" else get_extractor(name, device=args.device)
@@ -356,6 +379,17 @@ def _code(text: str) -> tuple[str, float]:
     return name.strip(), number
 
 
+def _frames(text: str) -> int:
+    """A clip length (--frames): an integer >= 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a clip length; give an integer >= 2")
+    return value
+
+
 def _percentile(text: str) -> float:
     try:
         value = float(text)
@@ -392,10 +426,15 @@ def _add_sample(sub) -> None:
                        "has one row per class (all classes, or those of a --class list) and "
                        "n // rows columns, the same latent down each column.")
     s.add_argument("run", help="run folder or checkpoint file")
-    s.add_argument("--n", type=_count, default=64, help="number of samples")
+    s.add_argument("--n", type=_count, help=f"number of samples (default {IMAGE_N}; "
+                   f"{SEQUENCE_N} clips for a sequence model)")
     s.add_argument("--seed", type=_seed, default=0, help="latent seed")
     s.add_argument("--out", default="samples.png",
-                   help="grid image (.png), arrays (.npz) or a folder for single PNGs")
+                   help="grid image (.png), arrays (.npz) or a folder for single PNGs; clips: "
+                   "a frame strip (.png) plus OUT-clipK.gif per clip, .gif (GIFs only), .npz "
+                   "or a folder of GIFs")
+    s.add_argument("--frames", type=_frames, metavar="T",
+                   help="clip length of a sequence model (default: its training length)")
     s.add_argument("--class", dest="classes", type=_classes, metavar="K[,K...]",
                    help="only these classes (conditional models); one class fills the grid, a "
                    "list gives one row per class (default for a grid: every class, n // classes "
@@ -459,6 +498,9 @@ def _add_interpolate(sub) -> None:
     it.add_argument("--code", metavar="NAME", help="sweep this latent code instead: c1 from -1 "
                     "to 1 (continuous) or through all its values (categorical), the rest fixed "
                     "per row")
+    it.add_argument("--frames", type=_frames, metavar="T",
+                    help="sequence model: frames per row (default: its training length); its "
+                    "rows are motion draws (one per seed) under the content of the first seed")
     it.add_argument("--out", default="interpolation.png")
     it.add_argument("--device", default="cpu")
     it.set_defaults(func=_interpolate)

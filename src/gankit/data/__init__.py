@@ -1,7 +1,8 @@
-"""Data sets: built-in (mnist5k, digits, ring8, grid25), `folder:PATH`, `npz:PATH`.
+"""Data sets: built-in (mnist5k, digits, ring8, grid25, moving-mnist), `folder:PATH`, `npz:PATH`.
 
-`load(cfg)` returns a TensorData (finite, in memory) or a MixtureData (sampled on the fly);
-`make_sampler` turns either into an endless, seeded, resumable stream of batches.
+`load(cfg)` returns a TensorData (finite, in memory), a MixtureData or a SequenceData (clips;
+both sampled on the fly); `make_sampler` turns any of them into an endless, seeded,
+resumable stream of batches.
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 import torch
 
 from gankit.config import DataConfig
-from gankit.data.base import Dataset, MixtureData, TensorData, convert_channels, resize_square
+from gankit.data import moving  # noqa: F401  (registers moving-mnist in DATASETS)
+from gankit.data.base import (
+    Dataset,
+    MixtureData,
+    SequenceData,
+    TensorData,
+    convert_channels,
+    resize_square,
+)
 from gankit.data.builtin import DATASETS
 from gankit.data.folder import load_folder, load_npz
 from gankit.data.sampler import Sampler, make_sampler
@@ -20,8 +29,10 @@ __all__ = [
     "Dataset",
     "MixtureData",
     "Sampler",
+    "SequenceData",
     "TensorData",
     "check_name",
+    "eval_data",
     "load",
     "load_holdout",
     "make_sampler",
@@ -85,8 +96,10 @@ HOLDOUT_SEED = 20181  # the held-out subset is the same for every run and every 
 def _split(cfg: DataConfig, data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """(held-out, training) indices: a fixed random subset of size cfg.holdout, both sorted.
     Random, not the last N: built-in data sets are ordered by class."""
-    if isinstance(data, MixtureData) or cfg.holdout >= len(data):
-        size = "an endless 2-D mixture" if isinstance(data, MixtureData) else f"{len(data)} samples"
+    if isinstance(data, MixtureData | SequenceData) or cfg.holdout >= len(data):
+        size = ("an endless 2-D mixture" if isinstance(data, MixtureData) else
+                "an endless stream of clips" if isinstance(data, SequenceData) else
+                f"{len(data)} samples")
         raise GankitError(f"data.holdout={cfg.holdout}: {cfg.name} has {size}; the holdout must "
                           "leave training data")
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
@@ -110,5 +123,13 @@ def load_all(cfg: DataConfig) -> Dataset:
         if cfg.resolution is not None or cfg.channels is not None:
             raise GankitError(f"data.resolution / data.channels do not apply to 2-D {cfg.name}")
         return data
+    if isinstance(data, SequenceData):
+        return data.configure(cfg.frames, cfg.resolution, cfg.channels)
     x = resize_square(convert_channels(data.x, cfg.channels), cfg.resolution)
     return TensorData(data.name, x, data.y, data.num_classes)
+
+
+def eval_data(data: Dataset, n: int) -> Dataset:
+    """What the image metrics score against for n samples: the data themselves, or for
+    clips a fixed set of frames, enough for the scored set and the real-vs-real floor."""
+    return data.frame_data(2 * n) if isinstance(data, SequenceData) else data

@@ -2,6 +2,7 @@
 
 Image data sets are held in memory as uint8 (N, C, H, W): decoded once, 4x smaller than
 float, and scaled to [-1, 1] per batch. Point data (2-D mixtures, (N, D) arrays) are float32.
+Clip data (SequenceData) are drawn on the fly as uint8 (N, T, C, H, W).
 """
 
 from __future__ import annotations
@@ -59,7 +60,43 @@ class MixtureData:
         return self.centers[k] + self.std * noise, k
 
 
-Dataset = TensorData | MixtureData
+class SequenceData:
+    """An endless stream of clips, uint8 (N, T, C, H, W), drawn on the fly from a seeded
+    generator like MixtureData (so the sampler's generator state is all a resume needs).
+
+    Subclasses set `name`, `shape` = (T, C, H, W) and `num_classes` (0 = unlabelled), and
+    implement `sample` and `configure`. The image metrics score frames: `frame_data`.
+    """
+
+    name: str
+    is_image = False  # a sample is a clip, not an image
+    num_classes: int = 0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n clips uint8 (n, T, C, H, W) and their labels (n,), or None."""
+        raise NotImplementedError
+
+    def configure(self, frames: int, resolution: int | None,
+                  channels: int | None) -> SequenceData:
+        """The same data with T = frames (data.frames), data.resolution, data.channels."""
+        raise NotImplementedError
+
+    def frame_data(self, n: int, seed: int = 0) -> TensorData:
+        """A finite set of at least n frames: every frame of ceil(n / T) clips drawn from
+        `seed` (the same set every time), labels repeated per frame."""
+        t = self.shape[0]
+        clips, y = self.sample(-(-n // t), torch.Generator().manual_seed(seed))
+        labels = None if y is None else y.repeat_interleave(t)
+        return TensorData(f"{self.name}:frames", clips.flatten(0, 1), labels,
+                          self.num_classes if labels is not None else 0)
+
+
+Dataset = TensorData | MixtureData | SequenceData
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:

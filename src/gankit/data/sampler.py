@@ -3,7 +3,8 @@
 Finite data sets are shuffled per epoch by PyTorch's DistributedSampler (with one replica
 when not distributed), so each rank reads its own shard and the order depends only on
 (seed, epoch). The state is (epoch, position) for finite data and the generator state for
-mixtures; restoring it continues the stream exactly where it stopped.
+data drawn on the fly (mixtures, clips); restoring it continues the stream exactly where it
+stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Protocol
 import torch
 from torch.utils.data import DistributedSampler
 
-from gankit.data.base import Dataset, MixtureData, TensorData
+from gankit.data.base import Dataset, MixtureData, SequenceData, TensorData
 from gankit.errors import GankitError
 
 
@@ -59,9 +60,10 @@ class IndexSampler:
 
 
 class MixtureSampler:
-    """Fresh samples of a MixtureData from a seeded generator (one stream per rank)."""
+    """Fresh samples of data drawn on the fly (MixtureData, SequenceData) from a seeded
+    generator (one stream per rank)."""
 
-    def __init__(self, data: MixtureData, batch_size: int, seed: int, rank: int = 0) -> None:
+    def __init__(self, data: MixtureData | SequenceData, batch_size: int, seed: int, rank: int = 0) -> None:
         self.data, self.batch_size = data, batch_size
         self.gen = torch.Generator().manual_seed(seed * 1000 + rank + 1)
 
@@ -77,6 +79,6 @@ class MixtureSampler:
 
 def make_sampler(data: Dataset, batch_size: int, seed: int, rank: int = 0,
                  world: int = 1) -> Sampler:
-    if isinstance(data, MixtureData):
+    if isinstance(data, MixtureData | SequenceData):
         return MixtureSampler(data, batch_size, seed, rank)
     return IndexSampler(data, batch_size, seed, rank, world)

@@ -3,6 +3,7 @@
 unconditional: G(z) against D(x). conditional: class labels to G (embedding or conditional
 batch norm) and D (projection or an ACGAN head). infogan: categorical and continuous codes
 recovered by a Q head on D's trunk. bigan: an encoder E trained with G, D on (x, z) pairs.
+sequence: MoCoGAN clips, content + GRU motion latents, an image D and a video D.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import torch
 
 from gankit.config import Config
 from gankit.data.base import Dataset, TensorData
+from gankit.errors import GankitError
 from gankit.families.base import Batch, DataInfo, Fake, Family, PhaseCtx, adv_logit
 from gankit.families.bigan import BiGAN
 from gankit.families.conditional import Conditional
 from gankit.families.infogan import InfoGAN
+from gankit.families.sequence import Sequence
 from gankit.registry import Registry
 
 FAMILIES: Registry[type[Family]] = Registry("GAN family")
@@ -24,6 +27,8 @@ FAMILIES.register("conditional", "class-conditional G and D: projection or ACGAN
 FAMILIES.register("infogan", "InfoGAN: latent codes recovered by a Q head (Chen et al. 2016)")(
     InfoGAN)
 FAMILIES.register("bigan", "BiGAN/ALI: an encoder E trained with G; D on (x, z) pairs")(BiGAN)
+FAMILIES.register("sequence", "MoCoGAN: clips from content + GRU motion latents; image and "
+                  "video D (Tulyakov et al. 2018)")(Sequence)
 
 __all__ = ["FAMILIES", "Batch", "DataInfo", "Fake", "Family", "PhaseCtx", "adv_logit",
            "data_info", "make_family"]
@@ -40,5 +45,18 @@ def data_info(data: Dataset) -> DataInfo:
 def make_family(cfg: Config, info: DataInfo) -> Family:
     """The configured family, checked against the data (a GankitError naming the keys)."""
     cls = FAMILIES.get(cfg.model.family)
+    check_clips(cfg, info, getattr(cls, "takes_clips", False))
     cls.check(cfg, info)
     return cls(cfg, info)
+
+
+def check_clips(cfg: Config, info: DataInfo, takes_clips: bool) -> None:
+    """Clip data (samples of shape (T, C, H, W)) need a family that models clips, and such
+    a family needs clip data: a GankitError naming model.family and data.name otherwise."""
+    clips = len(info.shape) == 4
+    if clips == takes_clips:
+        return
+    have, want = ("clips", "single samples") if clips else ("single samples", "clips")
+    hint = "; use model.family=sequence" if clips else " (use moving-mnist)"
+    raise GankitError(f"model.family={cfg.model.family} models {want}, but data.name="
+                      f"{cfg.data.name} holds {have} of shape {info.shape}{hint}")

@@ -17,6 +17,7 @@ from gankit.errors import GankitError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from gankit.nets.video import SequenceGenerator, VideoDiscriminator
 from gankit.registry import Registry
 
 NETS: Registry[type[nn.Module]] = Registry("network")
@@ -26,6 +27,8 @@ NETS.register("dcgan-g")(DCGANGenerator)
 NETS.register("dcgan-d")(DCGANDiscriminator)
 NETS.register("resnet-g")(ResNetGenerator)
 NETS.register("resnet-d")(ResNetDiscriminator)
+NETS.register("sequence-g")(SequenceGenerator)
+NETS.register("video-d")(VideoDiscriminator)
 
 NetSpec = dict  # {"name": str, "kwargs": dict}: everything needed to rebuild a net
 ARCHS: Registry[Callable[[ModelConfig, tuple[int, ...]], tuple[NetSpec, NetSpec]]]

@@ -4,7 +4,8 @@ Needs neither the data set nor the training state: a checkpoint records G's cons
 spec, the latent prior and its size, so `load(path).sample(n)` works anywhere. What G is
 given can be fixed: the class (conditional models), the latent codes (InfoGAN, Chen et al.
 2016) and the truncation of the noise (psi, Karras et al. 2019; resampling, Brock et al.
-2019); a BiGAN's encoder maps images back to latents.
+2019); a BiGAN's encoder maps images back to latents. A sequence model (MoCoGAN) makes
+clips (N, T, C, H, W) of any length T (`frames`; see pipelines/clips.py).
 """
 
 from __future__ import annotations
@@ -61,14 +62,38 @@ class GeneratorPipeline:
         return len(self.data_shape) == 3
 
     @property
+    def is_sequence(self) -> bool:
+        """True for a model whose samples are clips (N, T, C, H, W)."""
+        return bool(self.family.get("clip"))
+
+    def require_stills(self, what: str) -> None:
+        """A GankitError, before any work, for a sequence model in a tool made for images."""
+        if self.is_sequence:
+            raise GankitError(f"{what} works on image and point models; this run is "
+                              f"model.family={self.family['name']} (clips)")
+
+    def check_frames(self, frames: int | None) -> None:
+        """A clip length (`frames`) is only for a sequence model: a GankitError otherwise."""
+        if frames is not None and not self.is_sequence:
+            raise GankitError(f"--frames needs a sequence model (model.family=sequence); "
+                              f"this run is model.family={self.family['name']}")
+
+    @property
     def num_classes(self) -> int:
         """Classes G is conditioned on; 0 for a model that takes no class."""
         return self.family["num_classes"] if self.family["conditional_g"] else 0
 
     def latents(self, n: int, seed: int = 0, truncation: float | None = None,
-                truncation_mode: str = "psi") -> torch.Tensor:
+                truncation_mode: str = "psi", frames: int | None = None) -> torch.Tensor:
         """n latents from the seeded prior; truncation (psi, or a truncated-normal threshold
-        with truncation_mode="resample") applies to the noise part only."""
+        with truncation_mode="resample") applies to the noise part only. `frames` sets the
+        clip length of a sequence model (default: its training length)."""
+        self.check_frames(frames)
+        if self.is_sequence:
+            from gankit.pipelines.clips import clip_latents
+
+            return clip_latents(self.latent, self.family["clip"], n, seed, frames, truncation,
+                                truncation_mode)
         gen = torch.Generator().manual_seed(seed)
         return self.latent.sample(n, gen, truncation=truncation, mode=truncation_mode)
 
@@ -147,14 +172,25 @@ class GeneratorPipeline:
 
     def sample(self, n: int, seed: int = 0, batch_size: int = 256,
                classes: int | Sequence[int] | None = None, codes: dict[str, float] | None = None,
-               truncation: float | None = None, truncation_mode: str = "psi") -> torch.Tensor:
+               truncation: float | None = None, truncation_mode: str = "psi",
+               frames: int | None = None) -> torch.Tensor:
         """n samples from the seeded prior; the same seed gives the same samples. `classes`
-        (conditional models) and `codes` (models with latent codes) fix what G is given."""
+        (conditional models) and `codes` (models with latent codes) fix what G is given;
+        `frames` the clip length T of a sequence model, whose samples are (n, T, C, H, W)."""
         if n <= 0:
             raise GankitError(f"n must be positive, got {n}")
         c = self.labels(n, seed, classes)
-        z = self.set_codes(self.latents(n, seed, truncation, truncation_mode), codes)
+        z = self.set_codes(self.latents(n, seed, truncation, truncation_mode, frames), codes)
         return self.generate(z, c, batch_size)
+
+    def metric_samples(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n samples for the image metrics: `sample(n, seed)`, or for a sequence model the
+        frames of ceil(n / T) clips of the training length T (as `data.eval_data` scores
+        real clips)."""
+        if not self.is_sequence:
+            return self.sample(n, seed)
+        t = self.family["clip"]["frames"]
+        return self.sample(-(-n // t), seed).flatten(0, 1)[:n]
 
     def class_grid(self, n: int, seed: int = 0, classes: Sequence[int] | None = None,
                    codes: dict[str, float] | None = None, truncation: float | None = None,
@@ -192,6 +228,10 @@ class GeneratorPipeline:
         for a path these samples cannot be written to."""
         out = Path(out)
         suffix = out.suffix.lower()
+        if self.is_sequence:
+            from gankit.pipelines.clips import clip_output_kind
+
+            return clip_output_kind(out)
         if suffix == ".npz":
             return "npz"
         if suffix in IMAGE_SUFFIXES:
@@ -208,12 +248,17 @@ class GeneratorPipeline:
     def save(self, samples: torch.Tensor, out: str | Path, nrow: int | None = None) -> list[Path]:
         """Write samples as a grid (.png/.jpg, `nrow` images a row, default as square as
         possible; a scatter plot for points), an array file (.npz: x in [-1, 1], and uint8
-        images) or, for a path without a suffix, a folder of PNGs."""
+        images) or, for a path without a suffix, a folder of PNGs. Clips (sequence models):
+        see pipelines.clips.save_clips (a frame strip and a GIF per clip)."""
         out = Path(out)
         kind = self.output_kind(out)
+        if kind != "npz" and self.is_sequence:  # a frame strip and/or a GIF per clip
+            from gankit.pipelines.clips import save_clips
+
+            return save_clips(samples, out)
         if kind == "npz":
             arrays = {"x": samples.numpy()}
-            if self.is_image:
+            if self.is_image or self.is_sequence:
                 arrays["images"] = to_uint8(samples).numpy()
             try:
                 out.parent.mkdir(parents=True, exist_ok=True)

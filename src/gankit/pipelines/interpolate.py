@@ -1,5 +1,7 @@
-"""Latent interpolation between seeds: lerp, or slerp (White 2016) for Gaussian latents; and
-sweeps of one latent code (InfoGAN, Chen et al. 2016, Fig. 2) with everything else fixed."""
+"""Latent interpolation between seeds: lerp, or slerp (White 2016) for Gaussian latents;
+sweeps of one latent code (InfoGAN, Chen et al. 2016, Fig. 2) with everything else fixed;
+and for a sequence model, motion draws under one fixed content latent (MoCoGAN, Tulyakov et
+al. 2018, Fig. 4: the same content in every row, the motion differs)."""
 
 from __future__ import annotations
 
@@ -72,3 +74,19 @@ def code_sweep(pipe: GeneratorPipeline, code: str, seeds: list[int],
     grid = torch.stack([pipe.set_codes(z, {code: v}) for v in values], dim=1)  # (rows, T, dim)
     out = pipe.generate(grid.flatten(0, 1), _row_labels(pipe, seeds, len(values)))
     return out.view(len(seeds), len(values), *out.shape[1:])
+
+
+def motion_sweep(pipe: GeneratorPipeline, seeds: list[int],
+                 frames: int | None = None) -> torch.Tensor:
+    """One clip per seed, all with the content latent of seeds[0]: each row keeps its seed's
+    motion (initial state and per-frame noise). Returns (len(seeds), T, C, H, W), T =
+    `frames` (default: the training length)."""
+    if not pipe.is_sequence:
+        raise GankitError(f"a motion sweep needs a sequence model (model.family=sequence); "
+                          f"this run is model.family={pipe.family['name']}")
+    if not seeds:
+        raise GankitError("a motion sweep needs at least 1 seed")
+    z = torch.cat([pipe.latents(1, seed=s, frames=frames) for s in seeds])
+    k = pipe.family["clip"]["content_dim"]
+    z[:, :k] = z[:1, :k]
+    return pipe.generate(z)

@@ -163,6 +163,8 @@ class Hooks:
             scatter(fake, path, reference=self.data.sample(2000, gen)[0])
         elif fake.dim() == 4:
             save_grid(to_uint8(fake), path, nrow=self.family.grid_columns(len(fake)))
+        elif fake.dim() == 5:  # clips (N, T, C, H, W): one row per clip, one column per frame
+            save_grid(to_uint8(fake.flatten(0, 1)), path, nrow=fake.shape[1])
         else:
             scatter(fake, path, reference=self.data.x[:2000])
 
@@ -185,6 +187,7 @@ class Hooks:
         A new best is written to last.pt first, then to best.pt, so a kill between the two
         leaves a run that resumes with the best recorded; returns True when last.pt was
         written (on every rank, so all skip the same checkpoint call)."""
+        from gankit.data import eval_data
         from gankit.metrics.evaluate import better, evaluate
         from gankit.pipelines.generate import GeneratorPipeline
 
@@ -194,8 +197,8 @@ class Hooks:
         if self.info.is_main:
             pipe = GeneratorPipeline(st.g_ema, self.cfg, tuple(self.data.shape), self.info.device,
                                      self.family.meta())
-            res = evaluate(pipe.sample, self.data, self.cfg.eval, device=str(self.info.device),
-                           floor=False)
+            res = evaluate(pipe.metric_samples, eval_data(self.data, self.cfg.eval.n),
+                           self.cfg.eval, device=str(self.info.device), floor=False)
             name = self.cfg.eval.best or next(k for k in res.scores if k in _BEST_DEFAULTS)
             tag = f"{res.protocol['extractor']}/{res.protocol.get('inception_protocol') or '-'}"
             record = {"step": st.step, **{f"eval/{k}": v for k, v in res.scores.items()},

@@ -57,6 +57,7 @@ def _check_eval(cfg: Config, data: Dataset, info: DistInfo) -> None:
         return
     from gankit.metrics.evaluate import evaluate
 
+    data = data_mod.eval_data(data, min(cfg.eval.n, 16))  # clips are scored by their frames
     error = None
     if info.is_main:
         gen = torch.Generator().manual_seed(0)
