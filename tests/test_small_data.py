@@ -214,6 +214,10 @@ BAD = [
     ([*TINY_MLP, "aug.kind=diffaug"], "aug.kind", "data.name=ring8"),
     (["data.flip=true"], "data.flip", "data.allow_flip"),
     (["data.limit=100000"], "data.limit", "digits"),
+    (["data.name=moving-mnist", "model.family=sequence", "data.limit=10"], "data.limit",
+     "on the fly"),
+    (["data.name=moving-mnist", "model.family=sequence", "data.crop_pad=2"], "data.crop_pad",
+     "moving-mnist"),
 ]
 
 

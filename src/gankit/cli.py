@@ -462,7 +462,8 @@ def _add_eval(sub) -> None:
     e.add_argument("--metrics", help="comma-separated: fid,kid,is,pr,dc,modes (default: the "
                    "run's eval.metrics)")
     e.add_argument("--n", type=_count, help="generated samples (default: the run's eval.n)")
-    e.add_argument("--extractor", help="lenet-mnist, lenet-digits, inception or raw")
+    e.add_argument("--extractor", help="lenet-mnist, lenet-digits, lenet-stacked, inception "
+                   "or raw")
     e.add_argument("--inception-weights", help="path of pt_inception-2015-12-05-6726825d.pth")
     e.add_argument("--protocol", choices=["tf", "pytorch-fid"],
                    help="Inception input pipeline (default: the run's eval.protocol, tf)")

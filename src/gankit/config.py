@@ -43,6 +43,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     family: str = "unconditional"  # GAN family: unconditional | conditional | infogan | bigan
+    #                                | sequence (MoCoGAN clips)
     arch: str = "dcgan"  # network family for G and D: mlp | dcgan | resnet
     z_dim: int = 100  # continuous noise dimensions of the latent
     prior: str = "normal"  # noise prior: normal (N(0, I)) | uniform (U[-1, 1])
@@ -133,7 +134,8 @@ class TrainConfig:
 class EvalConfig:
     metrics: str = "fid,kid,pr,dc,modes"  # comma-separated: fid, kid, is, pr, dc, modes
     n: int = 5000  # generated samples per evaluation; real: at most the data set's size
-    extractor: str | None = None  # lenet-mnist | lenet-digits | inception | raw; None = data's default
+    extractor: str | None = None  # lenet-mnist | lenet-digits | lenet-stacked | inception | raw;
+    #                               None = the data set's default
     inception_weights: str | None = None  # pt_inception-2015-12-05-6726825d.pth; None = $GANKIT_INCEPTION_WEIGHTS
     protocol: Literal["tf", "pytorch-fid"] = "tf"  # Inception input: tf (as published FIDs) | pytorch-fid
     batch_size: int = 500  # images per generator/extractor batch

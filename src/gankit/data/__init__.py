@@ -74,9 +74,9 @@ LIMIT_SEED = 20182  # the data.limit subset is the same for every run and every 
 def _limit(cfg: DataConfig, data: Dataset) -> TensorData:
     """A fixed random subset of cfg.limit training samples (random: built-ins are ordered by
     class), so small-data runs of every seed and setting see the same images."""
-    if isinstance(data, MixtureData) or cfg.limit > len(data):
-        size = "an endless 2-D mixture" if isinstance(data, MixtureData) else \
-            f"{len(data)} training samples"
+    if not isinstance(data, TensorData) or cfg.limit > len(data):
+        size = f"{len(data)} training samples" if isinstance(data, TensorData) else \
+            "samples drawn on the fly, not a finite set"
         raise GankitError(f"data.limit={cfg.limit}: {cfg.name} has {size}")
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(LIMIT_SEED))
     return _subset(data, perm[:cfg.limit].sort().values)

@@ -203,7 +203,8 @@ def default_extractor(data_name: str, shape: tuple[int, ...] | None = None) -> s
     if shape is not None and len(shape) == 1:
         return "raw"
     return {"mnist5k": "lenet-mnist", "digits": "lenet-digits", "ring8": "raw",
-            "grid25": "raw", **STACKED_EXTRACTORS}.get(data_name, "inception")
+            "grid25": "raw", "moving-mnist": "lenet-mnist", "moving-mnist2": "lenet-mnist",
+            **STACKED_EXTRACTORS}.get(data_name.removesuffix(":frames"), "inception")
 
 
 def get_extractor(name: str, device: str = "cpu", inception_weights: str | None = None,
