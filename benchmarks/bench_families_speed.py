@@ -9,9 +9,16 @@ fake batch of the last D update reused by G (as pytorch/examples' dcgan and gank
 `--check` first verifies that: equal initial weights, and equal D and G losses after one
 step of each on the same batch and latents (the plain loop replays gankit's random streams).
 
-mnist5k 28x28, batch 64, fp32, `--threads` 2. The variants (gankit, plain, and with --nchw
-gankit with train.channels_last=false) run in the same process and alternate: one timed
-window of `--steps` G steps each (default per family, about 1-2 s), in ABBA order,
+The training paths that compose with every family are cases of their own, on the dcgan
+case's model: dcgan+diffaug (DiffAugment), dcgan+ada (ADA at a fixed p), pacgan2 (PacGAN, 2
+samples per D input), mbstd4 (minibatch stddev in D); their plain loops call gankit's
+augmentation functions (`gankit.augment.diff_augment` / `ada_augment`) on what D sees, or
+pack by a reshape, and are otherwise the dcgan loop. `sequence` is mocogan-mnist's MoCoGAN
+(moving-mnist, 16 clips x 16 frames of 32x32, lazy R1 on both Ds, done by hand in its loop).
+
+mnist5k 28x28 (sequence: moving-mnist), batch 64 (sequence: 16 clips), fp32, `--threads` 2.
+The variants (gankit, plain, and with --nchw gankit with train.channels_last=false) run in
+the same process and alternate: one timed window of `--steps` G steps each (default per family, about 1-2 s), in ABBA order,
 `--windows` times after one warm-up window. Reported: the median ms per G step (wall and
 this process's CPU time), and gankit/plain = the median of the per-window speed ratios
 (plain ms / gankit ms of adjacent windows; >= 1 means gankit is not slower). GFLOP/step
@@ -23,6 +30,7 @@ instead of 70 ms for the dcgan row), which measures the scheduler, not the step.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_families_speed.py --check --nchw
     python benchmarks/bench_families_speed.py --families conditional,infogan --steps 10
+    python benchmarks/bench_families_speed.py --families dcgan+diffaug,dcgan+ada,sequence
 """
 
 from __future__ import annotations
@@ -47,11 +55,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from gankit import config, data
-from gankit.data.base import to_unit_range
+from gankit.augment import ada_augment, diff_augment
+from gankit.data.base import SequenceData, to_unit_range
 from gankit.nets import build_net
 
 BS = 64
-COMMON = ["train.precision=fp32", f"train.batch_size={BS}", "device=cpu"]
+COMMON = ["train.precision=fp32", "device=cpu"]  # the batch size is each case's (CASES)
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 Step = Callable[[], object]
 
@@ -62,6 +71,7 @@ class Case:
     plain: Callable  # (cfg, ds, specs, Rng) -> (nets, step)
     what: str
     steps: int  # default G steps per timed window (about 1-2 s on 2 quiet cores)
+    note: str = ""  # what the reader must know about this row (printed under the table)
 
 
 # --------------------------------------------------------------------------- plain loops
@@ -72,19 +82,27 @@ class Case:
 
 
 class Rng:
-    """Where a plain loop's randomness comes from: the global RNG and random indices, or
-    (--check) a copy of gankit's latent generator and data sampler."""
+    """Where a plain loop's randomness comes from: the global RNG and random indices (clips:
+    drawn from the global RNG), or (--check) a copy of gankit's latent generator and data
+    sampler. `n` is the batch size."""
 
-    def __init__(self, ds, gen: torch.Generator | None = None, sampler=None) -> None:
-        self.ds, self.gen, self.sampler = ds, gen, sampler
+    def __init__(self, ds, n: int, gen: torch.Generator | None = None, sampler=None) -> None:
+        self.ds, self.n, self.gen, self.sampler = ds, n, gen, sampler
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.sampler is not None:
             x, y = self.sampler.next()
+        elif isinstance(self.ds, SequenceData):
+            x, y = self.ds.sample(self.n, torch.default_generator)
         else:
-            idx = torch.randint(0, len(self.ds), (BS,))
+            idx = torch.randint(0, len(self.ds), (self.n,))
             x, y = self.ds.x[idx], (None if self.ds.y is None else self.ds.y[idx])
         return to_unit_range(x), y
+
+    def generator(self) -> torch.Generator:
+        """For functions that take a generator (gankit.augment): gankit's stream under
+        --check, else the global one."""
+        return torch.default_generator if self.gen is None else self.gen
 
     def randn(self, *shape: int) -> torch.Tensor:
         return torch.randn(*shape, generator=self.gen)
@@ -99,10 +117,16 @@ class Rng:
         return torch.multinomial(p, n, replacement=True, generator=self.gen)
 
 
-def _nets(cfg: config.Config, specs: dict) -> dict[str, torch.nn.Module]:
+def _nets(cfg: config.Config, specs: dict, allow: tuple[str, ...] = ()
+          ) -> dict[str, torch.nn.Module]:
+    """The nets; refuses settings the calling loop does not implement (`allow`: the ones it
+    does, e.g. "reg.r1_gamma", "aug.kind", "model.pack")."""
     reg, off = cfg.reg, ("r1_gamma", "clip_d", "pl_weight", "d_wd", "g_wd", "d_clip_grad",
                          "g_clip_grad", "ms_weight")
-    unsupported = [f"reg.{k}" for k in off if getattr(reg, k, 0)]
+    unsupported = [f"reg.{k}" for k in off if getattr(reg, k, 0) and f"reg.{k}" not in allow]
+    for key, on in (("aug.kind", cfg.aug.kind != "none"), ("model.pack", cfg.model.pack > 1)):
+        if on and key not in allow:
+            unsupported.append(key)
     if cfg.train.precision != "fp32" or cfg.optim.lr_decay != "none":
         unsupported.append("train.precision/optim.lr_decay")
     if unsupported:
@@ -127,12 +151,12 @@ def plain_unconditional(cfg, ds, specs, r: Rng):
     n = _nets(cfg, specs)
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
-    nz, hinge = specs["g"]["kwargs"]["z_dim"], cfg.loss == "hinge"
+    nz, hinge, bs = specs["g"]["kwargs"]["z_dim"], cfg.loss == "hinge", cfg.train.batch_size
     assert cfg.loss in ("ns", "hinge") and cfg.optim.n_critic == 1
 
     def step():
         real, _ = r.batch()
-        fake = g(r.randn(BS, nz))
+        fake = g(r.randn(bs, nz))
         d.zero_grad()
         out_r, out_f = d(real), d(fake.detach())
         if hinge:
@@ -157,13 +181,13 @@ def plain_projection(cfg, ds, specs, r: Rng):
     n = _nets(cfg, specs)
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
-    nz, freq = specs["g"]["kwargs"]["z_dim"], _class_freq(ds)
+    nz, freq, bs = specs["g"]["kwargs"]["z_dim"], _class_freq(ds), cfg.train.batch_size
     assert cfg.loss == "hinge"
 
     def step():
         real, y = r.batch()
-        z = r.randn(BS, nz)
-        yf = r.multinomial(freq, BS)
+        z = r.randn(bs, nz)
+        yf = r.multinomial(freq, bs)
         fake = g(z, yf)
         d.zero_grad()
         loss_d = F.relu(1 - d(real, y)).mean() + F.relu(1 + d(fake.detach(), yf)).mean()
@@ -185,12 +209,13 @@ def plain_acgan(cfg, ds, specs, r: Rng):
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
     nz, freq, w = specs["g"]["kwargs"]["z_dim"], _class_freq(ds), cfg.reg.cls_weight
+    bs = cfg.train.batch_size
     assert cfg.loss == "ns"
 
     def step():
         real, y = r.batch()
-        z = r.randn(BS, nz)
-        yf = r.multinomial(freq, BS)
+        z = r.randn(bs, nz)
+        yf = r.multinomial(freq, bs)
         fake = g(z, yf)
         d.zero_grad()
         out_r, out_f = d(real), d(fake.detach())
@@ -216,6 +241,7 @@ def plain_infogan(cfg, ds, specs, r: Rng):
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
     m = cfg.model
     cats, n_cont, lam = list(m.cat_codes), m.cont_codes, cfg.reg.info_weight
+    bs = cfg.train.batch_size
     assert cfg.loss == "ns"
 
     def info(out: torch.Tensor, idx: list[torch.Tensor], cont: torch.Tensor) -> torch.Tensor:
@@ -230,9 +256,9 @@ def plain_infogan(cfg, ds, specs, r: Rng):
 
     def step():
         real, _ = r.batch()
-        noise = r.randn(BS, m.z_dim)
-        idx = [r.randint(k, BS) for k in cats]
-        cont = r.rand(BS, n_cont) * 2 - 1
+        noise = r.randn(bs, m.z_dim)
+        idx = [r.randint(k, bs) for k in cats]
+        cont = r.rand(bs, n_cont) * 2 - 1
         z = torch.cat([noise, *[F.one_hot(i, k).float() for i, k in zip(idx, cats)], cont], 1)
         fake = g(z)
         d.zero_grad()
@@ -257,12 +283,12 @@ def plain_bigan(cfg, ds, specs, r: Rng):
     n = _nets(cfg, specs)
     g, d, e = n["g"], n["d"], n["e"]
     opt_ge, opt_d = _opts(cfg, [*g.parameters(), *e.parameters()], d.parameters())
-    nz, cycle = specs["g"]["kwargs"]["z_dim"], cfg.reg.cycle_weight
+    nz, cycle, bs = specs["g"]["kwargs"]["z_dim"], cfg.reg.cycle_weight, cfg.train.batch_size
     assert cfg.loss == "ns"
 
     def step():
         real, _ = r.batch()
-        z = r.randn(BS, nz)
+        z = r.randn(bs, nz)
         fake, enc = g(z), e(real)
         d.zero_grad()
         loss_d = (F.softplus(-d(real, enc.detach())).mean()
@@ -288,16 +314,17 @@ def plain_wgan_gp(cfg, ds, specs, r: Rng):
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
     nz, lam, n_critic = specs["g"]["kwargs"]["z_dim"], cfg.reg.gp_lambda, cfg.optim.n_critic
+    bs = cfg.train.batch_size
     assert cfg.loss == "wgan" and lam > 0
 
     def step():
         for i in range(n_critic):
             real, _ = r.batch()
-            z = r.randn(BS, nz)
+            z = r.randn(bs, nz)
             with torch.set_grad_enabled(i == n_critic - 1):
                 fake = g(z)
             d.zero_grad()
-            alpha = r.rand(BS).view(-1, 1, 1, 1)
+            alpha = r.rand(bs).view(-1, 1, 1, 1)
             x_hat = (real + alpha * (fake.detach() - real)).requires_grad_(True)
             loss_d = -d(real).mean() + d(fake.detach()).mean()
             (grad,) = torch.autograd.grad(d(x_hat).sum(), x_hat, create_graph=True)
@@ -313,6 +340,141 @@ def plain_wgan_gp(cfg, ds, specs, r: Rng):
     return n, step
 
 
+def plain_diffaug(cfg, ds, specs, r: Rng):
+    """The dcgan loop with DiffAugment (Zhao et al. 2020): every image D sees, real and fake,
+    in the D and the G update, goes through gankit.augment.diff_augment first."""
+    n = _nets(cfg, specs, allow=("aug.kind",))
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, bs = specs["g"]["kwargs"]["z_dim"], cfg.train.batch_size
+    policy, gen = tuple(cfg.aug.policy.split(",")), r.generator()
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and cfg.aug.kind == "diffaug"
+
+    def step():
+        real, _ = r.batch()
+        fake = g(r.randn(bs, nz))
+        d.zero_grad()
+        out_r = d(diff_augment(real, policy, gen))
+        out_f = d(diff_augment(fake.detach(), policy, gen))
+        loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = F.softplus(-d(diff_augment(fake, policy, gen))).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_ada(cfg, ds, specs, r: Rng):
+    """The dcgan loop with ADA's augmentation (Karras et al. 2020) at a fixed p: every image
+    D sees, real and fake, in the D and the G update, goes through gankit.augment.ada_augment
+    first. No p controller (the case sets aug.target=0, so gankit's p stays fixed too)."""
+    n = _nets(cfg, specs, allow=("aug.kind",))
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, bs = specs["g"]["kwargs"]["z_dim"], cfg.train.batch_size
+    p, pipe, gen = cfg.aug.p, cfg.aug.pipe, r.generator()
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and cfg.aug.kind == "ada"
+    assert cfg.aug.target == 0, "the plain loop keeps p fixed: set aug.target=0"
+
+    def step():
+        real, _ = r.batch()
+        fake = g(r.randn(bs, nz))
+        d.zero_grad()
+        out_r = d(ada_augment(real, p, pipe, gen))
+        out_f = d(ada_augment(fake.detach(), p, pipe, gen))
+        loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = F.softplus(-d(ada_augment(fake, p, pipe, gen))).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_pacgan(cfg, ds, specs, r: Rng):
+    """PacGAN (Lin et al. 2018): the dcgan loop with D (built for pack x C input channels)
+    judging packs of `pack` samples joined on the channel axis, real and fake alike."""
+    n = _nets(cfg, specs, allow=("model.pack",))
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, bs, m = specs["g"]["kwargs"]["z_dim"], cfg.train.batch_size, cfg.model.pack
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1
+
+    def pack(x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N / m, m * C, H, W)
+        return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+    def step():
+        real, _ = r.batch()
+        fake = g(r.randn(bs, nz))
+        d.zero_grad()
+        out_r, out_f = d(pack(real)), d(pack(fake.detach()))
+        loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = F.softplus(-d(pack(fake))).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_sequence(cfg, ds, specs, r: Rng):
+    """MoCoGAN: G(z) -> clips (N, T, C, H, W); image D on one random frame per clip (real
+    and fake each get their own frame index, drawn per step; G's update uses the same fake
+    frames), video D on the clips; ns on both, G's loss the sum of both; lazy R1 on the real
+    frames (image D) and the real clips (video D), every r1_every steps with weight
+    gamma * r1_every; one Adam over both Ds."""
+    n = _nets(cfg, specs, allow=("reg.r1_gamma",))
+    g, d, dv = n["g"], n["d"], n["dv"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), [*d.parameters(), *dv.parameters()])
+    kw, bs, t = specs["g"]["kwargs"], cfg.train.batch_size, cfg.data.frames
+    nz = kw["content_dim"] + kw["motion_dim"] * (t + 1)  # [content | h_0 | eps_1 .. eps_T]
+    gamma, every = cfg.reg.r1_gamma, cfg.reg.r1_every
+    rows, updates = torch.arange(bs), 0
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1
+
+    def r1(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+        return 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
+
+    def step():
+        nonlocal updates
+        real, _ = r.batch()
+        z = r.randn(bs, nz)
+        i_real, i_fake = r.randint(t, bs), r.randint(t, bs)
+        fake = g(z)
+        due = gamma > 0 and updates % every == 0
+        updates += 1
+        real_frames = real[rows, i_real].requires_grad_(due)
+        real.requires_grad_(due)
+        d.zero_grad()
+        dv.zero_grad()
+        out_r, out_f = d(real_frames), d(fake[rows, i_fake].detach())
+        vid_r, vid_f = dv(real), dv(fake.detach())
+        loss_d = (F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+                  + F.softplus(-vid_r).mean() + F.softplus(vid_f).mean())
+        if due:
+            loss_d = loss_d + r1(out_r, real_frames) + r1(vid_r, real)
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = F.softplus(-d(fake[rows, i_fake])).mean() + F.softplus(-dv(fake)).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
 # Every case is spelled out here, not taken from a preset, so that a preset's later tuning
 # does not change what is measured. Common to all: mnist5k 28x28, seed 0, batch 64, fp32,
 # EMA beta 0.99 (with the default ramp-up), Adam.
@@ -320,15 +482,19 @@ ADAM = {"g_lr": 2e-4, "d_lr": 2e-4, "g_betas": [0.5, 0.999], "d_betas": [0.5, 0.
 DC32 = {"arch": "dcgan", "g_width": 32, "d_width": 32}
 
 
-def _cfg(loss: str, model: dict, reg: dict | None = None, optim: dict | None = None) -> dict:
-    return {"seed": 0, "loss": loss, "data": {"name": "mnist5k"}, "model": model,
-            "reg": reg or {}, "optim": {**ADAM, **(optim or {})},
-            "train": {"batch_size": BS, "ema_beta": 0.99, "precision": "fp32"}}
+DCGAN_NS = {**DC32, "z_dim": 100, "d_norm": "batch"}  # the dcgan case's model
+
+
+def _cfg(loss: str, model: dict, reg: dict | None = None, optim: dict | None = None,
+         aug: dict | None = None, data: dict | None = None, batch: int = BS) -> dict:
+    return {"seed": 0, "loss": loss, "data": data or {"name": "mnist5k"}, "model": model,
+            "reg": reg or {}, "aug": aug or {}, "optim": {**ADAM, **(optim or {})},
+            "train": {"batch_size": batch, "ema_beta": 0.99, "precision": "fp32"}}
 
 
 CASES: dict[str, Case] = {
     # bench_train.py's issue-2 dcgan-mnist model (BN in D, no R1), 32 channels instead of 64
-    "dcgan": Case(_cfg("ns", {**DC32, "z_dim": 100, "d_norm": "batch"}), plain_unconditional,
+    "dcgan": Case(_cfg("ns", DCGAN_NS), plain_unconditional,
                   "unconditional DCGAN, BN in D, ns", 20),
     "conditional": Case(_cfg("hinge", {**DC32, "family": "conditional", "z_dim": 64,
                                        "d_norm": "none", "g_cond": "cbn",
@@ -352,8 +518,39 @@ CASES: dict[str, Case] = {
                          {"g_lr": 1e-4, "d_lr": 1e-4, "g_betas": [0.5, 0.9],
                           "d_betas": [0.5, 0.9], "n_critic": 5}),
                     plain_wgan_gp, "DCGAN, no norm in D, wgan + GP 10, n_critic 5", 3),
+    # The training paths that compose with every family, on the dcgan case's model
+    "dcgan+diffaug": Case(_cfg("ns", DCGAN_NS, aug={"kind": "diffaug",
+                                                    "policy": "color,translation,cutout"}),
+                          plain_diffaug, "dcgan + DiffAugment color,translation,cutout", 15),
+    "dcgan+ada": Case(_cfg("ns", DCGAN_NS, aug={"kind": "ada", "pipe": "bgc", "p": 0.3,
+                                                "target": 0.0}),
+                      plain_ada, "dcgan + ADA bgc at a fixed p = 0.3", 15,
+                      "ADA's p is fixed at 0.3 (aug.target=0) so that both sides augment with "
+                      "the same p; gankit still gathers ADA's sign statistic of D(real) every "
+                      "D update (a few scalar ops); the plain loop has no p controller"),
+    "pacgan2": Case(_cfg("ns", {**DCGAN_NS, "pack": 2}), plain_pacgan,
+                    "dcgan + PacGAN: D on packs of 2 samples (2 x C input channels)", 30),
+    "mbstd4": Case(_cfg("ns", {**DCGAN_NS, "mbstd": 4}), plain_unconditional,
+                   "dcgan + minibatch-stddev layer (group 4) in D", 20,
+                   "the plain loop is the dcgan one: only D's class differs (mbstd=4 in both)"),
+    # mocogan-mnist's model, data and batch (16 clips x 16 frames of 32x32 = 256 frames)
+    "sequence": Case(_cfg("ns", {"family": "sequence", "arch": "dcgan", "z_dim": 32,
+                                 "motion_dim": 10, "g_width": 16, "d_width": 16,
+                                 "d_norm": "none"},
+                          {"r1_gamma": 1.0, "r1_every": 4},
+                          data={"name": "moving-mnist", "frames": 16, "resolution": 32},
+                          batch=16),
+                     plain_sequence, "MoCoGAN: GRU + DCGAN frame G, image D on one frame per "
+                     "clip, 3-D conv video D, ns, lazy R1 1 every 4 on both Ds", 8,
+                     "moving-mnist 16 clips x 16 frames of 32x32 per batch (the preset's); "
+                     "gankit keeps clips in NCHW (channels_last is for images only), so both "
+                     "sides run NCHW; both do lazy R1 on the same steps, so adjacent windows hold "
+                     "the same number of R1 steps (--steps a multiple of 4 makes every window "
+                     "hold the same number)"),
 }
-ALIASES = {"unconditional": "dcgan", "projection": "conditional", "wgangp": "wgan-gp"}
+ALIASES = {"unconditional": "dcgan", "projection": "conditional", "wgangp": "wgan-gp",
+           "diffaug": "dcgan+diffaug", "ada": "dcgan+ada", "pacgan": "pacgan2",
+           "mbstd": "mbstd4", "mocogan": "sequence"}
 
 
 # --------------------------------------------------------------------------- gankit
@@ -405,13 +602,16 @@ def check_case(name: str, cfg: config.Config, ds) -> dict:
     gen.set_state(st.z_gen.get_state())
     sampler = make_sampler(ds, cfg.train.batch_size, cfg.seed)
     sampler.load_state_dict(st.sampler.state_dict())
-    nets, plain = CASES[name].plain(cfg, ds, st.specs, Rng(ds, gen, sampler))
+    nets, plain = CASES[name].plain(cfg, ds, st.specs,
+                                    Rng(ds, cfg.train.batch_size, gen, sampler))
     weights = max((a - b).abs().max().item() for k in nets
                   for a, b in zip(nets[k].state_dict().values(), st.nets[k].state_dict().values()))
     terms = step()
     loss_d, loss_g = plain()
-    d_gk = sum(v for k, v in terms.items() if k.startswith("d_")).item()
-    g_gk = sum(v for k, v in terms.items() if not k.startswith("d_")).item()
+    terms.pop("aug_p", None)  # ADA's p: logged, not a loss
+    d_side = [k for k in terms if k.startswith(("d_", "dv_"))]  # dv_: sequence's video D
+    d_gk = sum(terms[k] for k in d_side).item()
+    g_gk = sum(v for k, v in terms.items() if k not in d_side).item()
     res = {"family": name, "initial_weights_max_abs_diff": weights,
            "d_loss": [d_gk, loss_d.item()], "g_loss": [g_gk, loss_g.item()]}
     ok = weights == 0 and all(math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
@@ -431,7 +631,7 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
     check = check_case(name, cfg, ds) if args.check else None
     steps: dict[str, Step] = {}
     st, steps["gankit"] = gankit_setup(cfg, ds)
-    steps["plain"] = case.plain(cfg, ds, st.specs, Rng(ds))[1]
+    steps["plain"] = case.plain(cfg, ds, st.specs, Rng(ds, cfg.train.batch_size))[1]
     if args.nchw:
         cfg_nchw = config.build(case.cfg, [*overrides, "train.channels_last=false"])
         steps["gankit NCHW"] = gankit_setup(cfg_nchw, ds)[1]
@@ -449,7 +649,7 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
             if w > 0:
                 ms[k].append((time.perf_counter() - t) / n * 1e3)
                 cpu[k].append((time.process_time() - c) / n * 1e3)
-    row = {"family": name, "what": case.what, "config": config.to_dict(cfg),
+    row = {"family": name, "what": case.what, "note": case.note, "config": config.to_dict(cfg),
            "steps_per_window": n, "windows": args.windows, "check": check, "variants": {}}
     for k in names:
         ratios = [p / g for p, g in zip(ms["plain"], ms[k])]
@@ -483,7 +683,7 @@ def machine() -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'family':<12} {'variant':<12} {'ms/step':>8} {'steps/s':>8} {'GFLOP/step':>10} "
+    print(f"{'family':<14} {'variant':<12} {'ms/step':>8} {'steps/s':>8} {'GFLOP/step':>10} "
           f"{'gankit/plain':>12} {'(min-max)':>11} {'CPU ms':>7} {'CPU ratio':>9}")
     for r in rows:
         for k, v in r["variants"].items():
@@ -491,9 +691,12 @@ def print_table(rows: list[dict]) -> None:
             ratio = f"{v['ratio_vs_plain']:.2f}" if gk else ""
             spread = f"{v['ratio_min']:.2f}-{v['ratio_max']:.2f}" if gk else ""
             cpu_ratio = f"{v['cpu_ratio_vs_plain']:.2f}" if gk else ""
-            print(f"{r['family']:<12} {k:<12} {v['ms_per_step']:8.1f} {v['steps_per_s']:8.2f} "
+            print(f"{r['family']:<14} {k:<12} {v['ms_per_step']:8.1f} {v['steps_per_s']:8.2f} "
                   f"{v['gflop_per_step']:10.3f} {ratio:>12} {spread:>11} {v['cpu_ms_per_step']:7.1f} "
                   f"{cpu_ratio:>9}")
+    for r in rows:
+        if r.get("note"):
+            print(f"note {r['family']}: {r['note']}")
 
 
 def main() -> None:
@@ -538,7 +741,9 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
         "load_avg_at_start": load0,
         "plain_loop": "same nets/init (build_net on family.specs()), losses by hand, default "
-                      "Adam, NCHW, D not frozen, no EMA, last D update's fake reused by G",
+                      "Adam, NCHW, D not frozen, no EMA, last D update's fake reused by G; "
+                      "augmentation by gankit.augment's functions, packing by reshape, lazy R1 "
+                      "by hand (sequence)",
         "rows": rows}, indent=2))
 
 
