@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_families import machine, score_run, train_one
+
 from gankit import data as data_mod
 from gankit.config import DataConfig
 
@@ -51,9 +51,9 @@ def table(preset: str, rows: dict[str, list[dict]]) -> dict:
                             "std": statistics.stdev([r["scores"][k] for r in rs]) if len(rs) > 1
                             else 0.0} for k in (*SCORES, "train_seconds")}
     if "none" in out:
-        for setting in out:
-            out[setting]["fid_gain_vs_none"] = relative_gain(out["none"]["fid"]["mean"],
-                                                             out[setting]["fid"]["mean"])
+        for stats in out.values():
+            stats["fid_gain_vs_none"] = relative_gain(out["none"]["fid"]["mean"],
+                                                      stats["fid"]["mean"])
     print(f"\n## {preset}, data.limit=500, seeds {[r['seed'] for r in next(iter(rows.values()))]}")
     print(f"{'setting':<10}" + "".join(f"{k:>18}" for k in SCORES) + f"{'FID gain':>10}")
     for setting, s in out.items():

@@ -121,9 +121,9 @@ def test_flip_is_refused_on_digits_unless_forced():
 
 
 def test_crop_and_flip_reach_the_real_batches(tmp_path):
+    from gankit.train.distributed import DistInfo
     from gankit.train.state import state_for
     from gankit.train.step import StepContext, _real_batch
-    from gankit.train.distributed import DistInfo
 
     def first_batch(extra):
         cfg = config.build(None, [*TINY_DCGAN, *extra])

@@ -343,15 +343,19 @@ def _seeds(text: str) -> list[int]:
     return [_seed(part) for part in text.split(",")]
 
 
-def _count(text: str) -> int:
-    """A positive integer (--n, --k, --top)."""
+def _int_at_least(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+def _count(text: str) -> int:
+    """A positive integer (--n, --k, --top)."""
+    return _int_at_least(text, 1, "a positive integer")
 
 
 def _classes(text: str) -> list[int]:
@@ -381,13 +385,7 @@ def _code(text: str) -> tuple[str, float]:
 
 def _frames(text: str) -> int:
     """A clip length (--frames): an integer >= 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a clip length; give an integer >= 2")
-    return value
+    return _int_at_least(text, 2, "a clip length; give an integer >= 2")
 
 
 def _percentile(text: str) -> float:

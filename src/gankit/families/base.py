@@ -87,6 +87,13 @@ def pack_samples(x: torch.Tensor, m: int) -> torch.Tensor:
     return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
 
 
+def require_sample_dims(cfg: Config, data: DataInfo, dims: int, what: str) -> None:
+    """Refuse data whose samples are not `dims`-dimensional, naming the family and the data."""
+    if len(data.shape) != dims:
+        raise GankitError(f"model.family={cfg.model.family} needs {what}; data.name="
+                          f"{cfg.data.name} has samples of shape {data.shape}")
+
+
 class Family:
     """Base family: an unconditional G(z) against D(x). Subclasses override the parts they change."""
 

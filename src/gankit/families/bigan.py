@@ -14,8 +14,15 @@ from __future__ import annotations
 import torch
 
 from gankit.config import Config
-from gankit.errors import GankitError
-from gankit.families.base import Batch, DataInfo, Fake, Family, Nets, adv_logit
+from gankit.families.base import (
+    Batch,
+    DataInfo,
+    Fake,
+    Family,
+    Nets,
+    adv_logit,
+    require_sample_dims,
+)
 from gankit.nets import NetSpec
 
 
@@ -26,9 +33,7 @@ class BiGAN(Family):
     @classmethod
     def check(cls, cfg: Config, data: DataInfo) -> None:
         super().check(cfg, data)
-        if len(data.shape) != 3:
-            raise GankitError(f"model.family=bigan needs image data; data.name={cfg.data.name} "
-                              f"has samples of shape {data.shape}")
+        require_sample_dims(cfg, data, 3, "image data")
 
     def specs(self) -> dict[str, NetSpec]:
         g, d = self.base_specs()

@@ -22,7 +22,16 @@ import torch
 
 from gankit.config import Config
 from gankit.errors import GankitError
-from gankit.families.base import Batch, DataInfo, Fake, Family, Nets, PhaseCtx, adv_logit
+from gankit.families.base import (
+    Batch,
+    DataInfo,
+    Fake,
+    Family,
+    Nets,
+    PhaseCtx,
+    adv_logit,
+    require_sample_dims,
+)
 from gankit.nets import NetSpec
 from gankit.nets.latent import Latent
 from gankit.nets.video import clip_latent_dim
@@ -50,17 +59,11 @@ class Sequence(Family):
     @classmethod
     def check(cls, cfg: Config, data: DataInfo) -> None:
         super().check(cfg, data)
-        if len(data.shape) != 4:
-            raise GankitError(f"model.family=sequence needs clip data (moving-mnist); data.name="
-                              f"{cfg.data.name} has samples of shape {data.shape}")
+        require_sample_dims(cfg, data, 4, "clip data (moving-mnist)")
         if cfg.model.cat_codes:
             raise GankitError(f"model.cat_codes={list(cfg.model.cat_codes)} with model.family="
                               "sequence: the clip latent is content + motion noise only; use "
                               "model.cat_codes=[]")
-        if cfg.aug.kind != "none":
-            raise GankitError(f"aug.kind={cfg.aug.kind} with model.family=sequence: clips "
-                              "would need the same augmentation in every frame, which is not "
-                              "implemented; use aug.kind=none")
 
     def __init__(self, cfg: Config, data: DataInfo) -> None:
         super().__init__(cfg, data)
