@@ -18,6 +18,7 @@ from gankit.config import DataConfig
 from gankit.data.moving import MovingDigits, bounce
 from gankit.errors import GankitError
 from gankit.families import Batch, DataInfo, PhaseCtx, make_family
+from gankit.families.sequence import pick_frames
 from gankit.nets import build_net
 from gankit.nets.video import SequenceGenerator, VideoDiscriminator
 from gankit.train.loop import train
@@ -144,12 +145,22 @@ def _family(extra=()):
     return fam, nets, batch, fam.fake(nets, batch, torch.Generator().manual_seed(1))
 
 
+def test_image_d_judges_d_frames_frames_of_each_clip():
+    fam, nets, batch, fake = _family(["model.d_frames=3"])
+    assert fake.frame_real.shape == (6, 3)
+    frames = pick_frames(batch.x, fake.frame_real)
+    assert frames.shape == (18, 1, RES, RES)
+    assert torch.equal(frames[4], batch.x[1, fake.frame_real[1, 1]])  # clip 1, its 2nd pick
+
+
 def test_family_terms_against_hand_computation():
     fam, nets, batch, fake = _family()
     assert set(nets) == {"g", "d", "dv"} and fam.g_side == ("g",) and fam.d_side == ("d", "dv")
     assert fake.x.shape == (6, T, 1, RES, RES) and fake.z.shape == (6, 8 + 4 * (T + 1))
     rows = torch.arange(6)
-    real_frames, fake_frames = batch.x[rows, fake.frame_real], fake.x[rows, fake.frame_fake]
+    assert fake.frame_real.shape == (6, 1)
+    real_frames = batch.x[rows, fake.frame_real[:, 0]]
+    fake_frames = fake.x[rows, fake.frame_fake[:, 0]]
     d, dv = nets["d"], nets["dv"]
     terms = fam.d_terms(nets, batch, fake.detach(), PhaseCtx(torch.Generator(), r1=False))
     assert set(terms) == {"d_real", "d_fake", "dv_real", "dv_fake"}

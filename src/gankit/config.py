@@ -64,6 +64,7 @@ class ModelConfig:
     pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once; 1 = off
     mbstd: int = 0  # minibatch-stddev layer at the end of D (ProGAN), group size; 0 = off
     motion_dim: int = 10  # sequence family: motion latent per frame (MoCoGAN's GRU output)
+    d_frames: int = 1  # sequence family: frames of each clip the image D judges (MoCoGAN: 1)
 
 
 @dataclass
@@ -289,6 +290,7 @@ def validate(cfg: Config) -> Config:
                      ("data.crop_pad", cfg.data.crop_pad), ("model.mbstd", cfg.model.mbstd)]:
         _positive(key, val, allow_zero=True)
     for key, val in [("model.pack", cfg.model.pack), ("model.motion_dim", cfg.model.motion_dim),
+                     ("model.d_frames", cfg.model.d_frames),
                      ("aug.interval", cfg.aug.interval), ("aug.kimg", cfg.aug.kimg)]:
         _positive(key, val)
     if cfg.data.frames < 2:

@@ -9,8 +9,10 @@ takes a condition.
 
 Loss (the paper's eq. 2, with any adversarial loss of gankit): D_I and D_V each take the
 configured loss on their real and fake inputs; G takes the sum of both G losses. As in the
-paper, D_I sees one frame per clip, its index drawn per clip from the step's generator when
-the fake batch is made, so the D and G phases of a step use the same frames. R1 and WGAN-GP,
+paper, D_I sees one frame per clip (`model.d_frames` = k > 1: k frames of each clip, a
+larger image batch at no extra cost for G, as the reference code's separate image batch),
+the indices drawn per clip from the step's generator when the fake batch is made, so the D
+and G phases of a step use the same frames. R1 and WGAN-GP,
 when configured, apply to both discriminators (D_V's terms are named dv_*, G's gv_adv).
 """
 
@@ -41,13 +43,15 @@ from gankit.nets.video import clip_latent_dim
 class ClipFake(Fake):
     """A fake batch of clips and the frame of each (real and fake) clip that D_I judges."""
 
-    frame_real: torch.Tensor | None = None  # int64 (N,): frame index per real clip
-    frame_fake: torch.Tensor | None = None  # int64 (N,): frame index per generated clip
+    frame_real: torch.Tensor | None = None  # int64 (N, k): frame indices per real clip
+    frame_fake: torch.Tensor | None = None  # int64 (N, k): frame indices per generated clip
 
 
 def pick_frames(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """clips (N, T, C, H, W) and one index per clip (N,) -> frames (N, C, H, W)."""
-    return clips[torch.arange(clips.shape[0], device=clips.device), index]
+    """clips (N, T, C, H, W) and k indices per clip (N, k) -> frames (N * k, C, H, W),
+    clip by clip."""
+    rows = torch.arange(clips.shape[0], device=clips.device)[:, None].expand_as(index)
+    return clips[rows.reshape(-1), index.reshape(-1)]
 
 
 class Sequence(Family):
@@ -114,8 +118,9 @@ class Sequence(Family):
         order from `gen`)."""
         n, dev = batch.x.shape[0], batch.x.device
         z = self.latent.sample(n, gen)
-        frame_real = torch.randint(self.frames, (n,), generator=gen)
-        frame_fake = torch.randint(self.frames, (n,), generator=gen)
+        k = self.cfg.model.d_frames
+        frame_real = torch.randint(self.frames, (n, k), generator=gen)
+        frame_fake = torch.randint(self.frames, (n, k), generator=gen)
         z = z.to(dev)
         return ClipFake(nets["g"](z), z, frame_real=frame_real.to(dev),
                         frame_fake=frame_fake.to(dev))
