@@ -54,7 +54,9 @@ def test_ranks_hold_identical_weights(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["reg.r1_gamma=1.0", "model.d_norm=none"],
-                                   ["model.family=bigan", "reg.pl_weight=2", "reg.pl_every=2"]])
+                                   ["model.family=bigan", "reg.pl_weight=2", "reg.pl_every=2"],
+                                   ["aug.kind=ada", "aug.p=0.2", "aug.interval=1",
+                                    "aug.kimg=0.05", "model.d_norm=none"]])
 def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     args = ["-m", "gankit", "train", "dcgan-digits", *TINY_DCGAN, *extra]
     torchrun(*args, "--out", "full", cwd=tmp_path)
@@ -69,5 +71,8 @@ def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     for group, net in [(grp, k) for grp in ("nets", "ema") for k in full["state"][grp]]:
         for name, value in full["state"][group][net].items():
             assert torch.equal(value, half["state"][group][net][name]), f"{group}.{net}.{name}"
+    if "aug.kind=ada" in extra:  # p moved by the sign summed over both ranks: equal on both
+        ranks = [r["extra"]["ada_p"] for r in full["state"]["rng_ranks"]]
+        assert len(ranks) == 2 and torch.equal(ranks[0], ranks[1]) and float(ranks[0]) != 0.2
     # steps 4-6 changed the weights, so the match above is not the step-3 checkpoint's
     assert not torch.equal(at3["nets"]["g"]["net.0.weight"], full["state"]["nets"]["g"]["net.0.weight"])
