@@ -55,7 +55,7 @@ def test_ranks_hold_identical_weights(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["reg.r1_gamma=1.0", "model.d_norm=none"],
                                    ["model.family=bigan", "reg.pl_weight=2", "reg.pl_every=2"],
-                                   ["aug.kind=ada", "aug.p=0.2", "aug.interval=1",
+                                   ["aug.kind=ada", "aug.p=0.2", "aug.interval=2",
                                     "aug.kimg=0.05", "model.d_norm=none"]])
 def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     args = ["-m", "gankit", "train", "dcgan-digits", *TINY_DCGAN, *extra]

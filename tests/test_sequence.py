@@ -146,7 +146,7 @@ def _family(extra=()):
 
 
 def test_image_d_judges_d_frames_frames_of_each_clip():
-    fam, nets, batch, fake = _family(["model.d_frames=3"])
+    _, _, batch, fake = _family(["model.d_frames=3"])
     assert fake.frame_real.shape == (6, 3)
     frames = pick_frames(batch.x, fake.frame_real)
     assert frames.shape == (18, 1, RES, RES)

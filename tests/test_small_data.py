@@ -82,13 +82,27 @@ def test_pack_and_mbstd_train_resume_exactly_and_sample(tmp_path, extra):
     assert gankit.load(str(full)).sample(3).shape[0] == 3
 
 
-def test_d_scoring_refuses_a_packed_d(tmp_path):
+@pytest.mark.parametrize("switch", ["model.pack=2", "model.mbstd=4"])
+def test_d_scoring_refuses_a_d_that_scores_batches(tmp_path, switch):
     from gankit.pipelines.critic import load_critic
 
-    run = train(config.build(None, [*TINY_DCGAN, "model.pack=2", "train.steps=2"]),
+    run = train(config.build(None, [*TINY_DCGAN, switch, "train.steps=2"]),
                 out=tmp_path / "run")
-    with pytest.raises(GankitError, match="model.pack=2"):
+    with pytest.raises(GankitError, match=switch):
         load_critic(run / "checkpoints" / "last.pt")
+
+
+def test_r1_of_a_packed_d_is_per_pack():
+    """D(pack) = <w, pack>: each sample's gradient is its slice of w, a pack's |grad|^2 is
+    |w|^2 (both slices); R1 = gamma/2 * |w|^2 whether or not the samples are packed."""
+    from gankit.losses.regularizers import r1_penalty
+
+    w = torch.tensor([1.0, 2.0, 3.0, 4.0])  # two samples of 2 features per pack
+    x = torch.randn(6, 2, requires_grad=True)
+    logits = pack_samples(x, 2) @ w
+    assert r1_penalty(logits, x, gamma=2.0).item() == pytest.approx(30.0)  # |w|^2 = 30
+    y = torch.randn(6, 4, requires_grad=True)
+    assert r1_penalty(y @ w, y, gamma=2.0).item() == pytest.approx(30.0)
 
 
 # ------------------------------------------------------------------ data.limit, crop, flip
@@ -146,7 +160,7 @@ def test_crop_and_flip_reach_the_real_batches(tmp_path):
 @pytest.mark.parametrize("aug", [
     ["aug.kind=diffaug"],
     ["aug.kind=diffaug", "aug.policy=translation"],
-    ["aug.kind=ada", "aug.p=0.3", "aug.interval=1", "aug.kimg=0.1"],
+    ["aug.kind=ada", "aug.p=0.3", "aug.interval=3", "aug.kimg=0.1"],  # mid-interval at 2
 ])
 @pytest.mark.parametrize("family", [[], ["model.family=conditional", "model.d_cond=acgan"],
                                     ["model.family=infogan", "model.cat_codes=[4]"],
@@ -196,6 +210,18 @@ def test_ada_p_follows_the_sign_of_d_on_reals():
     for i in (2, 3):
         d_input.ada_observe(extra, cfg, torch.tensor(-1.0), i, 100, dev)
     assert float(extra["ada_p"]) == pytest.approx(0.5)  # r_t = -1 < 0.6: p -= 0.2
+    # under DDP the sign statistic is summed over ranks before the update
+    other_rank = torch.tensor([-3.0, 3.0], dtype=torch.float64)  # 3 updates of sign -1
+    try:
+        d_input.all_reduce_sum = lambda t, device: t + other_rank
+        extra = {"ada_p": torch.tensor(0.5, dtype=torch.float64)}
+        d_input.ada_observe(extra, AugConfig(kind="ada", target=0.6, interval=1, kimg=1.0),
+                            torch.tensor(1.0), 0, 100, dev)
+    finally:
+        from gankit.train import distributed
+        d_input.all_reduce_sum = distributed.all_reduce_sum
+    assert float(extra["ada_rt"]) == pytest.approx(-0.5)  # (1 - 3) / 4, not this rank's 1
+    assert float(extra["ada_p"]) == pytest.approx(0.4)
     fixed = AugConfig(kind="ada", p=0.25, target=0.0, interval=1)
     extra = {}
     d_input.ada_observe(extra, fixed, torch.tensor(1.0), 0, 100, dev)
@@ -211,6 +237,9 @@ BAD = [
      "reg.gp_lambda"),
     (["model.mbstd=1"], "model.mbstd", ">= 2"),
     (["aug.kind=ada", "aug.p=1.5"], "aug.p", "[0, 1]"),
+    (["aug.kind=ada", "loss=lsgan"], "aug.kind=ada", "loss=lsgan"),
+    (["train.batch_size=24", "model.pack=2", "model.mbstd=8"], "model.mbstd=8", "model.pack=2"),
+    (["model.d_frames=4"], "model.d_frames", "model.family=sequence"),
     ([*TINY_MLP, "aug.kind=diffaug"], "aug.kind", "data.name=ring8"),
     (["data.flip=true"], "data.flip", "data.allow_flip"),
     (["data.limit=100000"], "data.limit", "digits"),

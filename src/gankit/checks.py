@@ -13,6 +13,7 @@ from gankit.config import Config
 from gankit.errors import GankitError
 
 CONV_ARCHS = ("dcgan", "resnet")
+ADA_LOSSES = ("ns", "minimax", "hinge")  # losses whose logit 0 separates real from fake
 
 
 def check_names(cfg: Config) -> None:
@@ -50,10 +51,15 @@ def check_arch(cfg: Config) -> None:
                               ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan")]:
         if used and m.family != family:
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
-    if m.pack > 1 and m.family != "unconditional":
+    from gankit.families import FAMILIES
+
+    if m.d_frames != 1 and m.family != "sequence":
+        raise GankitError(f"model.d_frames={m.d_frames} is for model.family=sequence; "
+                          f"model.family is {m.family}")
+    if m.pack > 1 and not FAMILIES.get(m.family).packable:
         raise GankitError(f"model.pack={m.pack} with model.family={m.family}: a pack has one D "
                           "score, but this family's D scores each sample with its own class, "
-                          "code or latent; PacGAN works with model.family=unconditional")
+                          "code, latent or frames; PacGAN works with model.family=unconditional")
     if m.pack > 1 and cfg.reg.gp_lambda > 0:
         raise GankitError(f"model.pack={m.pack} with reg.gp_lambda > 0: the gradient penalty "
                           "is per sample, a packed D's Lipschitz constant is per pack; use "
@@ -75,6 +81,10 @@ def check_aug(cfg: Config) -> None:
         augment.parse_policy(cfg.aug.policy)
     if cfg.aug.kind == "ada":
         augment.parse_pipe(cfg.aug.pipe)
+        if cfg.loss not in ADA_LOSSES:
+            raise GankitError(f"aug.kind=ada with loss={cfg.loss}: ADA steers p by the sign of "
+                              "D's logits on reals, which is D's decision only for "
+                              f"{', '.join(ADA_LOSSES)}; use one of those or aug.kind=diffaug")
 
 
 def check(cfg: Config) -> Config:

@@ -301,10 +301,13 @@ def validate(cfg: Config) -> Config:
     if cfg.model.mbstd == 1:
         raise GankitError("model.mbstd: a group of 1 sample has no spread; use >= 2 (ProGAN: "
                           "4) or 0 to turn the layer off")
-    for key, group in [("model.pack", cfg.model.pack), ("model.mbstd", cfg.model.mbstd)]:
-        if group > 1 and cfg.train.batch_size % group:
-            raise GankitError(f"{key}={group} must divide train.batch_size="
-                              f"{cfg.train.batch_size}")
+    b, pack, mbstd = cfg.train.batch_size, cfg.model.pack, cfg.model.mbstd
+    if pack > 1 and b % pack:
+        raise GankitError(f"model.pack={pack} must divide train.batch_size={b}")
+    if mbstd > 1 and (b // pack) % min(mbstd, b // pack):
+        packs = f" // model.pack={pack}" if pack > 1 else ""
+        raise GankitError(f"model.mbstd={mbstd} must divide the {b // pack} inputs D sees per "
+                          f"batch (train.batch_size={b}{packs})")
     for key, val in [("eval.n", cfg.eval.n), ("eval.batch_size", cfg.eval.batch_size),
                      ("eval.kid_subsets", cfg.eval.kid_subsets),
                      ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:

@@ -114,7 +114,8 @@ def _general_inverse(gen: torch.Generator, n: int, p: float, h: int, w: int) -> 
 
 def _colour_matrix(gen: torch.Generator, n: int, p: float) -> tuple[Tensor, Tensor]:
     """Forward (N, 4, 4) matrix on [r, g, b, 1] of brightness, contrast, luma flip, hue and
-    saturation, plus the (N, 2) [scale, offset] of brightness and contrast alone (grey).
+    saturation, plus its (N, 2) [scale, offset] on grey pixels (brightness, contrast and the
+    luma flip; hue and saturation leave grey unchanged).
 
     The luma axis is v = (1, 1, 1) / sqrt(3): hue rotates about v, saturation scales what is
     orthogonal to v, luma flip mirrors along v. All pivots are 0, mid-grey in [-1, 1]. The
@@ -143,7 +144,10 @@ def _colour_matrix(gen: torch.Generator, n: int, p: float) -> tuple[Tensor, Tens
     c = (torch.eye(4, dtype=_F64) - 2.0 * vv * col(luma_flip)) @ c
     c = (vv + (rgb - vv) * col(torch.cos(hue)) + cross * col(torch.sin(hue)) + one) @ c
     c = (vv + (rgb - vv) * col(sat) + one) @ c
-    return c, torch.stack([contrast, contrast * bright], dim=1)
+    # grey images: the matrix's action on a grey pixel (r = g = b), as stylegan2-ada's
+    # augment.py does for C = 1: scale = mean row sum of the 3x3 part (a luma flip gives -1),
+    # offset = mean of the translation
+    return c, torch.stack([c[:, :3, :3].sum(2).mean(1), c[:, :3, 3].mean(1)], dim=1)
 
 
 def _apply_geometric(x: Tensor, inverse: Tensor) -> Tensor:
@@ -162,7 +166,7 @@ def _apply_geometric(x: Tensor, inverse: Tensor) -> Tensor:
 
 
 def _apply_colour(x: Tensor, matrix: Tensor, grey: Tensor) -> Tensor:
-    """RGB: the full 4x4 matrix per image; any other C: brightness + contrast only."""
+    """RGB: the full 4x4 matrix per image; any other C: its action on grey pixels."""
     n = x.shape[0]
     if x.shape[1] == 3:
         m = matrix.to(device=x.device, dtype=x.dtype)

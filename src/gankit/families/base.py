@@ -100,6 +100,7 @@ class Family:
     name = "unconditional"
     g_side: tuple[str, ...] = ("g",)  # nets stepped by G's optimiser and kept in EMA
     d_side: tuple[str, ...] = ("d",)
+    packable = True  # PacGAN (model.pack) makes sense: D scores samples without conditions
 
     def __init__(self, cfg: Config, data: DataInfo) -> None:
         m = cfg.model

@@ -28,6 +28,7 @@ from gankit.nets import NetSpec
 
 class BiGAN(Family):
     name = "bigan"
+    packable = False  # D scores each sample with its own condition
     g_side = ("g", "e")
 
     @classmethod

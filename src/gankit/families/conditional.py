@@ -20,6 +20,7 @@ from gankit.nets import NetSpec
 
 class Conditional(Family):
     name = "conditional"
+    packable = False  # D scores each sample with its own condition
 
     @classmethod
     def check(cls, cfg: Config, data: DataInfo) -> None:

@@ -20,6 +20,7 @@ from gankit.nets import NetSpec
 
 class InfoGAN(Family):
     name = "infogan"
+    packable = False  # D scores each sample with its own condition
 
     @classmethod
     def check(cls, cfg: Config, data: DataInfo) -> None:

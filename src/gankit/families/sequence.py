@@ -56,6 +56,7 @@ def pick_frames(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 class Sequence(Family):
     name = "sequence"
+    packable = False  # D scores each sample with its own condition
     takes_clips = True  # its data are clips (N, T, C, H, W); see families.make_family
     g_side = ("g",)
     d_side = ("d", "dv")

@@ -32,9 +32,15 @@ def _input_grad(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor, gamma: float) -> torch.Tensor:
-    """`real` must have requires_grad=True and `real_logits` must come from it."""
+    """`real` must have requires_grad=True and `real_logits` must come from it.
+
+    With PacGAN packing D gives one logit per pack of m samples: the penalty is then
+    |grad of the pack's logit w.r.t. the whole pack|^2 averaged over packs (m times the
+    per-sample mean), so gamma means the same with and without packing."""
     grad = _input_grad(real_logits, real)
-    return 0.5 * gamma * grad.square().flatten(1).sum(1).mean()
+    per_sample = grad.square().flatten(1).sum(1)
+    m = real.shape[0] // real_logits.shape[0]
+    return 0.5 * gamma * (per_sample.mean() if m == 1 else per_sample.mean() * m)
 
 
 def gradient_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,

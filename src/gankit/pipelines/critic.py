@@ -51,10 +51,11 @@ def load_critic(path: str | Path, device: str = "cpu") -> Critic:
         raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this "
                           f"model.family={ckpt['family']['name']} D scores pairs "
                           f"({d_kwargs['cond']} condition)")
-    pack = ckpt["family"].get("pack", 1)
-    if pack > 1:
-        raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this D "
-                          f"judges packs of {pack} samples (model.pack={pack}, PacGAN)")
+    pack, mbstd = ckpt["family"].get("pack", 1), d_kwargs.get("mbstd", 0)
+    if pack > 1 or mbstd:
+        how = (f"judges packs of {pack} samples (model.pack={pack}, PacGAN)" if pack > 1 else
+               f"sees the spread of each batch (model.mbstd={mbstd}, minibatch stddev)")
+        raise GankitError(f"{path}: D-scoring needs a D that scores images alone; this D {how}")
     try:
         d = build_net(ckpt["specs"]["d"])
         d.load_state_dict(ckpt["state"]["nets"]["d"])
