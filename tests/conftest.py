@@ -63,3 +63,17 @@ def assert_same(a, b, path: str = "") -> None:
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+
+
+def train_full_and_resumed(tmp_path, extra: list[str], steps: int = 4):
+    """Train `steps` in one go and in two halves (the second resumed from the first's
+    checkpoint); return (full run, resumed run) and check their states are bit-identical."""
+    from gankit import checkpoint
+    from gankit.train.loop import train
+
+    full = train(config.build(None, extra), out=tmp_path / "full")
+    half = train(config.build(None, [*extra, f"train.steps={steps // 2}"]), out=tmp_path / "half")
+    train(None, resume=half, overrides=[f"train.steps={steps}"])
+    assert_same(checkpoint.load(full)["state"], checkpoint.load(half)["state"])
+    return full, half
+

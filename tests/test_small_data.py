@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import TINY_DCGAN, TINY_MLP, assert_same
+from conftest import TINY_DCGAN, TINY_MLP, train_full_and_resumed
 
 import gankit
 from gankit import checkpoint, config
@@ -75,10 +75,7 @@ def test_packed_d_has_m_times_the_input_channels_and_one_score_per_pack():
 ])
 def test_pack_and_mbstd_train_resume_exactly_and_sample(tmp_path, extra):
     extra = [*extra, "train.steps=4", "train.ckpt_every=2", "train.sample_every=2"]
-    full = train(config.build(None, extra), out=tmp_path / "full")
-    half = train(config.build(None, [*extra, "train.steps=2"]), out=tmp_path / "half")
-    train(None, resume=half, overrides=["train.steps=4"])
-    assert_same(checkpoint.load(full)["state"], checkpoint.load(half)["state"])
+    full, _ = train_full_and_resumed(tmp_path, extra)
     assert gankit.load(str(full)).sample(3).shape[0] == 3
 
 
@@ -168,11 +165,8 @@ def test_crop_and_flip_reach_the_real_batches(tmp_path):
 def test_augmentation_trains_and_resumes_exactly_in_every_family(tmp_path, aug, family):
     extra = [*TINY_DCGAN, *family, *aug, "train.steps=4", "train.ckpt_every=2",
              "train.sample_every=2", "reg.r1_gamma=1", "model.d_norm=none"]
-    full = train(config.build(None, extra), out=tmp_path / "full")
-    half = train(config.build(None, [*extra, "train.steps=2"]), out=tmp_path / "half")
-    train(None, resume=half, overrides=["train.steps=4"])
-    a, b = checkpoint.load(full)["state"], checkpoint.load(half)["state"]
-    assert_same(a, b)
+    full, _ = train_full_and_resumed(tmp_path, extra)
+    a = checkpoint.load(full)["state"]
     if "aug.kind=ada" in aug:
         p = float(a["rng_ranks"][0]["extra"]["ada_p"])
         assert p != 0.3 and 0 <= p <= 1  # moved from its start, restored on resume
