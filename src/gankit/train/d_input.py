@@ -13,6 +13,7 @@ in the TrainState's `extra`, so it is checkpointed and a resumed run continues i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 
 import torch
@@ -44,12 +45,17 @@ class DInput:
 def make_augment(cfg: AugConfig, gen: torch.Generator, p: float) -> Augment | None:
     """The augmentation for one update, drawing from the step's random stream `gen`."""
     if cfg.kind == "diffaug":
-        policy = augment.parse_policy(cfg.policy)
+        policy = _policy(cfg.policy)
         return lambda x: augment.diff_augment(x, policy, gen)
     if cfg.kind == "ada":
-        pipe = augment.parse_pipe(cfg.pipe)
+        pipe = _pipe(cfg.pipe)
         return lambda x: augment.ada_augment(x, p, pipe, gen)
     return None
+
+
+# parsed once per run, not on every D update (the names were checked at start-up)
+_policy = functools.lru_cache(maxsize=8)(augment.parse_policy)
+_pipe = functools.lru_cache(maxsize=8)(augment.parse_pipe)
 
 
 def d_view(nets: Mapping[str, nn.Module], d_side: tuple[str, ...], aug: Augment | None,
@@ -76,13 +82,14 @@ def ada_observe(extra: dict[str, torch.Tensor], cfg: AugConfig, real_sign: torch
     `real_sign` is the mean sign of this rank's real logits; the sum over ranks makes every
     rank take the same step. `n_images` counts real images of one update on all ranks."""
     p = ada_p(extra, cfg)
-    acc = extra.get("ada_acc", torch.zeros(2, dtype=torch.float64))
-    acc = acc + torch.stack([real_sign.detach().double().cpu(), torch.ones((), dtype=torch.float64)])
-    if (d_update + 1) % cfg.interval == 0 and cfg.target > 0:
-        total = all_reduce_sum(acc, device)
+    sign = real_sign.detach().double()
+    acc = extra.get("ada_acc", torch.zeros(2, dtype=torch.float64)).to(sign.device)
+    acc = acc + torch.stack([sign, torch.ones_like(sign)])  # stays on the device: no host
+    if (d_update + 1) % cfg.interval == 0 and cfg.target > 0:  # sync between updates of p
+        total = all_reduce_sum(acc.cpu(), device)
         r_t = float(total[0] / total[1])
         p = augment.ada_update(p, r_t, cfg.target, n_images * cfg.interval, cfg.kimg)
         extra["ada_rt"] = torch.tensor(r_t, dtype=torch.float64)
-        acc = torch.zeros(2, dtype=torch.float64)
+        acc = torch.zeros_like(acc)
     extra["ada_p"] = torch.tensor(p, dtype=torch.float64)
     extra["ada_acc"] = acc
