@@ -26,6 +26,8 @@ def check_names(cfg: Config) -> None:
     nets.PRIORS.validate(cfg.model.prior, "model.prior")
     families.FAMILIES.validate(cfg.model.family, "model.family")
     data.check_name(cfg.data.name)
+    if cfg.data.name_b is not None:
+        data.check_name(cfg.data.name_b)
     ev.parse_metrics(cfg.eval.metrics)
     if cfg.eval.extractor is not None:
         ev.EXTRACTORS.validate(cfg.eval.extractor, "eval.extractor")
@@ -48,8 +50,13 @@ def check_arch(cfg: Config) -> None:
     for key, used, family in [("reg.ms_weight", cfg.reg.ms_weight > 0, "conditional"),
                               ("model.d_cond=acgan", m.d_cond == "acgan", "conditional"),
                               ("model.g_cond=cbn", m.g_cond == "cbn", "conditional"),
-                              ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan")]:
-        if used and m.family != family:
+                              ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan|cyclegan"),
+                              ("data.pairs", cfg.data.pairs != "none", "image2image"),
+                              ("data.name_b", cfg.data.name_b is not None, "cyclegan"),
+                              ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
+                              ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
+                               "image2image|superres")]:
+        if used and m.family not in family.split("|"):
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
     from gankit.families import FAMILIES
 

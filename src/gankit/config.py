@@ -27,7 +27,9 @@ MAX_SEED = 2**32 - 1  # largest seed (config and CLI); seeds derived from it sta
 
 @dataclass
 class DataConfig:
-    name: str = "mnist5k"  # built-in name (see `gankit list`), folder:PATH or npz:PATH
+    name: str = "mnist5k"  # built-in name (see `gankit list`), folder:PATH, npz:PATH or
+    #                        pairs:A_DIR,B_DIR (aligned pairs matched by file name: A -> B)
+    name_b: str | None = None  # cyclegan: the second image domain (built-in, folder:, npz:)
     resolution: int | None = None  # output height = width in px; None = the data set's own
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = the data set's own
     skip_bad: bool = False  # skip (and count) unreadable images instead of stopping
@@ -38,13 +40,25 @@ class DataConfig:
     flip: bool = False  # random horizontal flip (data augmentation)
     allow_flip: bool = False  # flip even a data set that says flipping is wrong (digits)
     frames: int = 16  # frames per clip of sequence data (moving-mnist)
+    crops: bool = False  # folder: train on random data.resolution-px crops of the full-size
+    #                      images (a few large photos) instead of one resized square each
+    pairs: Literal["none", "inpaint", "grey", "blur", "downscale"] = "none"  # image2image:
+    #      G's input made on the fly from each image (none: the data are pairs:A_DIR,B_DIR)
+    masks: Literal["rect", "stroke", "mixed"] = "mixed"  # inpainting holes while training:
+    #      rectangles, free-form brush strokes, or half of each
+    degrade_blur: float = 0.0  # superres: Gaussian blur of sigma U[0, this] (HR px) before
+    #                            the bicubic downscale; 0 = clean bicubic pairs
+    degrade_noise: float = 0.0  # superres: Gaussian noise of std U[0, this] (of the [0, 1]
+    #                             range) on the low-res input; 0 = none
 
 
 @dataclass
 class ModelConfig:
     family: str = "unconditional"  # GAN family: unconditional | conditional | infogan | bigan
-    #                                | sequence (MoCoGAN clips)
-    arch: str = "dcgan"  # network family for G and D: mlp | dcgan | resnet
+    #               | sequence (MoCoGAN clips) | image2image (pix2pix) | superres (SRGAN)
+    #               | cyclegan (unpaired translation)
+    arch: str = "dcgan"  # network family for G and D: mlp | dcgan | resnet (the image-to-image
+    #                      families build their own: U-Net, SRResNet, ResNet translator, PatchGAN)
     z_dim: int = 100  # continuous noise dimensions of the latent
     prior: str = "normal"  # noise prior: normal (N(0, I)) | uniform (U[-1, 1])
     cat_codes: tuple[int, ...] = ()  # one-hot blocks joined to the noise (discrete prior /
@@ -53,7 +67,8 @@ class ModelConfig:
     g_width: int = 64  # G hidden units (mlp) or base channels (dcgan, resnet)
     d_width: int = 64  # D hidden units (mlp) or base channels (dcgan, resnet)
     depth: int = 3  # hidden layers of the mlp family; conv depth follows the resolution
-    d_norm: Literal["batch", "none"] = "batch"  # normalisation in D (none for WGAN-GP / R1 / SN)
+    d_norm: Literal["batch", "instance", "none"] = "batch"  # normalisation in D (none for
+    #                    WGAN-GP / R1 / SN; instance: PatchGAN Ds of the image-to-image families)
     g_cond: Literal["embed", "cbn"] = "embed"  # conditional G: class embedding joined to z, or
     #                  conditional batch norm (conv nets; learns the class slowly in short runs)
     d_cond: Literal["projection", "acgan"] = "projection"  # conditional D: projection (Miyato &
@@ -65,6 +80,11 @@ class ModelConfig:
     mbstd: int = 0  # minibatch-stddev layer at the end of D (ProGAN), group size; 0 = off
     motion_dim: int = 10  # sequence family: motion latent per frame (MoCoGAN's GRU output)
     d_frames: int = 1  # sequence family: frames of each clip the image D judges (MoCoGAN: 1)
+    scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
+    blocks: int = 8  # residual blocks of the superres G (SRGAN: 16) and the cyclegan G (6-9)
+    dropout: float = 0.5  # image2image: dropout in the U-Net decoder, pix2pix's noise; 0 = off
+    d_layers: int | None = None  # PatchGAN D's stride-2 layers; None = by resolution (70x70
+    #                              receptive field at 256 px, as pix2pix)
 
 
 @dataclass
@@ -80,7 +100,18 @@ class RegConfig:
     info_cont_weight: float = 1.0  # InfoGAN: the continuous codes' NLL relative to the
     #                                categorical CE (the paper uses a smaller lambda for them)
     cycle_weight: float = 0.0  # BiGAN: ALICE's explicit cycle terms |x - G(E(x))|^2 and
-    #                            |z - E(G(z))|^2 in G/E's loss (Li et al. 2017); 0 = plain BiGAN
+    #                            |z - E(G(z))|^2 in G/E's loss (Li et al. 2017); 0 = plain BiGAN;
+    #                            cyclegan: lambda of the cycle-consistency L1 (Zhu et al.: 10)
+    l1_weight: float = 100.0  # image2image/superres: weight of the L1 (content) term between
+    #                           G's output and the target (pix2pix: 100); 0 disables
+    content: Literal["l1", "mse"] = "l1"  # superres: content loss (SRResNet used MSE)
+    adv_weight: float = 1.0  # image2image/superres/cyclegan: weight of G's adversarial term
+    #                          (SRGAN: 1e-3 against its content loss); 0 = content only
+    fm_weight: float = 0.0  # superres: D feature matching (L1 between D's features of the
+    #                         output and of the target) as the perceptual term; 0 disables
+    identity_weight: float = 0.5  # cyclegan: identity loss |G(b) - b|, x reg.cycle_weight
+    #                               (Zhu et al. 2017: 0.5); 0 disables
+    pool_size: int = 50  # cyclegan: past fakes D sees (Shrivastava et al. 2017); 0 = current
     pl_weight: float = 0.0  # path-length penalty of G (StyleGAN2 uses 2); 0 disables
     pl_every: int = 4  # lazy path length: every N G steps with weight pl_weight*N
     d_wd: float = 0.0  # coupled L2 weight decay beta*|theta_D|^2 added to D's loss; 0 disables
@@ -129,6 +160,8 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads; None = torch's default
     sync_bn: bool = False  # synchronise batch norm across ranks (CUDA DDP only)
     eval_every: int = 0  # steps between evaluations of the EMA generator (see eval.*); 0 disables
+    pretrain_steps: int = 0  # superres/image2image: content-only steps before the adversarial
+    #                          phase (SRResNet); that model is kept as checkpoints/content.pt
 
 
 @dataclass
@@ -293,6 +326,13 @@ def validate(cfg: Config) -> Config:
                      ("model.d_frames", cfg.model.d_frames),
                      ("aug.interval", cfg.aug.interval), ("aug.kimg", cfg.aug.kimg)]:
         _positive(key, val)
+    if cfg.model.scale not in (2, 3, 4):
+        raise GankitError(f"model.scale: must be 2, 3 or 4, got {cfg.model.scale}")
+    if not 0.0 <= cfg.model.dropout < 1.0:
+        raise GankitError(f"model.dropout: must be in [0, 1), got {cfg.model.dropout}")
+    if cfg.model.d_layers is not None and not 1 <= cfg.model.d_layers <= 6:
+        raise GankitError(f"model.d_layers: must be 1..6 or null, got {cfg.model.d_layers}")
+    _positive("model.blocks", cfg.model.blocks, allow_zero=True)
     if cfg.data.frames < 2:
         raise GankitError(f"data.frames: a clip needs >= 2 frames, got {cfg.data.frames}")
     for key, val in [("aug.p", cfg.aug.p), ("aug.target", cfg.aug.target)]:
@@ -317,6 +357,12 @@ def validate(cfg: Config) -> Config:
                      ("reg.info_cont_weight", cfg.reg.info_cont_weight),
                      ("reg.cycle_weight", cfg.reg.cycle_weight),
                      ("reg.pl_weight", cfg.reg.pl_weight), ("reg.d_wd", cfg.reg.d_wd),
+                     ("reg.l1_weight", cfg.reg.l1_weight), ("reg.adv_weight", cfg.reg.adv_weight),
+                     ("reg.fm_weight", cfg.reg.fm_weight), ("reg.pool_size", cfg.reg.pool_size),
+                     ("reg.identity_weight", cfg.reg.identity_weight),
+                     ("data.degrade_blur", cfg.data.degrade_blur),
+                     ("data.degrade_noise", cfg.data.degrade_noise),
+                     ("train.pretrain_steps", cfg.train.pretrain_steps),
                      ("reg.g_wd", cfg.reg.g_wd), ("reg.d_clip_grad", cfg.reg.d_clip_grad),
                      ("reg.g_clip_grad", cfg.reg.g_clip_grad), ("model.cont_codes", cfg.model.cont_codes),
                      ("train.sample_every", cfg.train.sample_every),

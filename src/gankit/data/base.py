@@ -96,7 +96,7 @@ class SequenceData:
                           self.num_classes if labels is not None else 0)
 
 
-Dataset = TensorData | MixtureData | SequenceData
+Dataset = TensorData | MixtureData | SequenceData  # and CropData, UnpairedData (photos, pairs)
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:

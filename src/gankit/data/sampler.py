@@ -15,6 +15,8 @@ import torch
 from torch.utils.data import DistributedSampler
 
 from gankit.data.base import Dataset, MixtureData, SequenceData, TensorData
+from gankit.data.pairs import UnpairedData, UnpairedSampler
+from gankit.data.photos import CropData
 from gankit.errors import GankitError
 
 
@@ -60,10 +62,10 @@ class IndexSampler:
 
 
 class MixtureSampler:
-    """Fresh samples of data drawn on the fly (MixtureData, SequenceData) from a seeded
+    """Fresh samples of data drawn on the fly (MixtureData, SequenceData, CropData) from a seeded
     generator (one stream per rank)."""
 
-    def __init__(self, data: MixtureData | SequenceData, batch_size: int, seed: int, rank: int = 0) -> None:
+    def __init__(self, data: MixtureData | SequenceData | CropData, batch_size: int, seed: int, rank: int = 0) -> None:
         self.data, self.batch_size = data, batch_size
         self.gen = torch.Generator().manual_seed(seed * 1000 + rank + 1)
 
@@ -79,6 +81,8 @@ class MixtureSampler:
 
 def make_sampler(data: Dataset, batch_size: int, seed: int, rank: int = 0,
                  world: int = 1) -> Sampler:
-    if isinstance(data, MixtureData | SequenceData):
+    if isinstance(data, MixtureData | SequenceData | CropData):
         return MixtureSampler(data, batch_size, seed, rank)
+    if isinstance(data, UnpairedData):
+        return UnpairedSampler(data, batch_size, seed, rank, world)
     return IndexSampler(data, batch_size, seed, rank, world)

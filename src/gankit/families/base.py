@@ -33,6 +33,8 @@ class DataInfo:
     shape: tuple[int, ...]
     num_classes: int = 0  # 0 when unlabelled
     class_freq: list[float] = field(default_factory=list)  # share of each class in the data
+    parts: tuple[int, ...] = ()  # two-part data [A | B]: channels of A and of B (data/pairs.py)
+    paired: bool = False  # the two parts are aligned pairs (else two unpaired domains)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class PhaseCtx:
     gen: torch.Generator
     r1: bool = True
     real_sign: torch.Tensor | None = None  # out: mean sign of D's real logits (ADA's r_t)
+    extra: dict = field(default_factory=dict)  # the state's per-rank running values (pools)
 
 
 def latent_dict(latent: Latent) -> dict:
@@ -101,6 +104,8 @@ class Family:
     g_side: tuple[str, ...] = ("g",)  # nets stepped by G's optimiser and kept in EMA
     d_side: tuple[str, ...] = ("d",)
     packable = True  # PacGAN (model.pack) makes sense: D scores samples without conditions
+    image_input = False  # G takes images made from the data (image-to-image), not latents
+    pretrain_steps = 0  # G steps of content loss alone before D trains (superres)
 
     def __init__(self, cfg: Config, data: DataInfo) -> None:
         m = cfg.model
@@ -118,6 +123,9 @@ class Family:
                 if on:
                     raise GankitError(f"{key} augments images; data.name={cfg.data.name} has "
                                       f"samples of shape {data.shape}")
+        if cfg.model.d_norm == "instance" and not cls.image_input:
+            raise GankitError(f"model.d_norm=instance is for the PatchGAN D of the image-to-image "
+                              f"families; model.family={cls.name} takes batch or none")
         if cfg.model.cont_codes and cls.name != "infogan":
             raise GankitError(f"model.cont_codes={cfg.model.cont_codes} needs model.family="
                               f"infogan (a Q head recovers the codes); model.family is {cls.name}")
@@ -176,6 +184,13 @@ class Family:
         return Fake(nets["g"](z) if c is None else nets["g"](z, c), z, c)
 
     # ------------------------------------------------------------------ loss terms
+
+    def adversarial(self, step: int) -> bool:
+        """Whether D trains at this step (False: G takes `content_terms` alone)."""
+        return True
+
+    def content_terms(self, nets: Nets, batch: Batch, fake: Fake) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"model.family={self.name} has no content-only phase")
 
     def d_condition(self, batch: Batch, fake: Fake) -> tuple[torch.Tensor | None,
                                                              torch.Tensor | None]:

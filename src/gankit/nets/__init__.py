@@ -15,6 +15,12 @@ from torch import nn
 from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.nets.image2image import (
+    PatchDiscriminator,
+    ResnetTranslator,
+    SRResNetGenerator,
+    UNetGenerator,
+)
 from gankit.nets.mlp import MLPDiscriminator, MLPGenerator
 from gankit.nets.resnet import ResNetDiscriminator, ResNetGenerator
 from gankit.nets.video import SequenceGenerator, VideoDiscriminator
@@ -29,6 +35,10 @@ NETS.register("resnet-g")(ResNetGenerator)
 NETS.register("resnet-d")(ResNetDiscriminator)
 NETS.register("sequence-g")(SequenceGenerator)
 NETS.register("video-d")(VideoDiscriminator)
+NETS.register("unet-g")(UNetGenerator)
+NETS.register("patch-d")(PatchDiscriminator)
+NETS.register("srresnet-g")(SRResNetGenerator)
+NETS.register("translator-g")(ResnetTranslator)
 
 NetSpec = dict  # {"name": str, "kwargs": dict}: everything needed to rebuild a net
 ARCHS: Registry[Callable[[ModelConfig, tuple[int, ...]], tuple[NetSpec, NetSpec]]]

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from gankit import checkpoint
 from gankit.config import Config, to_dict
+from gankit.data import make_sampler
 from gankit.data.base import Dataset, MixtureData, TensorData, to_uint8, to_unit_range
 from gankit.errors import GankitError
 from gankit.families import Family
@@ -51,6 +52,15 @@ def bn_images(data: Dataset, cfg: Config) -> list[torch.Tensor]:
     return list(to_unit_range(data.x[idx]).split(cfg.train.batch_size))
 
 
+PAIR_ROWS = 8  # image-to-image sample grids: one row (input | output | target) per image
+BN_PAIRS = 256  # real images whose G inputs set an image-to-image EMA G's batch norm
+
+
+def fixed_images(data: Dataset, n: int, seed: int) -> torch.Tensor:
+    """n real samples in [-1, 1], always the same (their own seed; no training stream)."""
+    return to_unit_range(make_sampler(data, n, seed).next()[0])
+
+
 class TrainingDiverged(GankitError):
     """A loss became NaN or infinite."""
 
@@ -64,8 +74,16 @@ class Hooks:
         self.config_dict = to_dict(cfg)
         self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
         gen = torch.Generator().manual_seed(cfg.seed + 2**20)
-        self.fixed_z, self.fixed_c = family.grid_input(self.t.n_samples, gen)
-        self.bn_inputs = bn_inputs(family, cfg) if has_batch_norm(st.g_ema) else []
+        self.fixed_x = None  # image-to-image: fixed real images whose translations are shown
+        if family.image_input:
+            self.fixed_x = fixed_images(data, min(self.t.n_samples, PAIR_ROWS), cfg.seed + 2**20)
+            self.bn_inputs = (family.bn_inputs(fixed_images(data, BN_PAIRS, cfg.seed + 2**21),
+                                               torch.Generator().manual_seed(cfg.seed + 2**21),
+                                               cfg.train.batch_size)
+                              if has_batch_norm(st.g_ema) else [])
+        else:
+            self.fixed_z, self.fixed_c = family.grid_input(self.t.n_samples, gen)
+            self.bn_inputs = bn_inputs(family, cfg) if has_batch_norm(st.g_ema) else []
         # every other EMA net (the encoder) takes images
         self.bn_image_nets = [k for k, n in st.ema.items() if k != "g" and has_batch_norm(n)]
         self.bn_images = bn_images(data, cfg) if self.bn_image_nets else []
@@ -85,7 +103,8 @@ class Hooks:
         last = st.step >= self.t.steps
         if st.step % self.t.log_every == 0 or last:
             self.log(st)
-        if self.bn_inputs and self._uses_ema(st.step, last):
+        if self.bn_inputs and (self._uses_ema(st.step, last)
+                               or st.step == self.family.pretrain_steps):
             dev = self.info.device
             recompute_bn_stats(st.g_ema, [(z.to(dev),) if c is None else (z.to(dev), c.to(dev))
                                           for z, c in self.bn_inputs])
@@ -100,6 +119,8 @@ class Hooks:
             saved = self.evaluate(st)
         if (st.step % self.t.ckpt_every == 0 or last) and not saved:
             self.checkpoint(st)
+        if st.step == self.family.pretrain_steps:  # the content-only model (SRResNet)
+            self.checkpoint(st, "content.pt")
 
     def _uses_ema(self, step: int, last: bool) -> bool:
         """True on steps where the EMA G is sampled, scored or saved (on every rank)."""
@@ -110,13 +131,16 @@ class Hooks:
         """Mean of each term over the buffered steps; stop on the first non-finite value."""
         if not self.pending:
             return {}
-        names = list(self.pending[0][1])
-        table = torch.stack([torch.stack([t[n].float() for n in names]) for _, t in self.pending])
-        table = table.cpu()
+        names = list(dict.fromkeys(n for _, t in self.pending for n in t))
+        # a term can be absent at some steps (D's terms during content pre-training)
+        nan = torch.full((), float("nan"), device=next(iter(self.pending[0][1].values())).device)
+        table = torch.stack([torch.stack([t[n].float() if n in t else nan for n in names])
+                             for _, t in self.pending]).cpu()
+        present = torch.tensor([[n in t for n in names] for _, t in self.pending])
         # gradient norms are diagnostics: under fp16 an overflow gives inf there while the
         # scaler skips that step and lowers its scale, which is not a divergence
         losses = torch.tensor([not n.endswith("_grad_norm") for n in names])
-        bad = ~torch.isfinite(table) & losses
+        bad = ~torch.isfinite(table) & losses & present
         if any_flag(bool(bad.any()), self.info):
             if bad.any():
                 row, col = (int(i) for i in bad.nonzero()[0])
@@ -127,7 +151,9 @@ class Hooks:
             raise TrainingDiverged(f"{where}; training stopped. The last checkpoint in "
                                    f"{self.run_dir / 'checkpoints'} is untouched: resume from it "
                                    "with a lower learning rate, R1/GP or another loss")
-        means = dict(zip(names, torch.where(torch.isfinite(table), table, 0).mean(0).tolist()))
+        counted = torch.isfinite(table) & present
+        sums = torch.where(counted, table, 0).sum(0)
+        means = dict(zip(names, (sums / counted.sum(0).clamp_min(1)).tolist()))
         self.pending.clear()
         return means
 
@@ -155,6 +181,12 @@ class Hooks:
     def samples(self, st: TrainState) -> None:
         if not self.info.is_main:
             return
+        if self.fixed_x is not None:
+            gen = torch.Generator().manual_seed(self.cfg.seed + 2**20)
+            grid, cols = self.family.grid_rows(st.ema, self.fixed_x.to(self.info.device), gen)
+            save_grid(to_uint8(grid.float().cpu()), self.run_dir / "samples" /
+                      f"step-{st.step:07d}.png", nrow=cols)
+            return
         z, c = self.fixed_z.to(self.info.device), self.fixed_c
         fake = (st.g_ema(z) if c is None else st.g_ema(z, c.to(self.info.device))).float().cpu()
         path = self.run_dir / "samples" / f"step-{st.step:07d}.png"
@@ -174,11 +206,11 @@ class Hooks:
         return {"config": self.config_dict, "specs": st.specs, "family": self.family.meta(),
                 "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
 
-    def checkpoint(self, st: TrainState) -> None:
+    def checkpoint(self, st: TrainState, name: str = "last.pt") -> None:
         self._check_finite()
         payload = self._payload(st)
         if self.info.is_main:
-            checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
+            checkpoint.save(payload, self.run_dir / "checkpoints" / name)
         barrier(self.info)
 
     def evaluate(self, st: TrainState) -> bool:

@@ -146,7 +146,8 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo,
         runs.write_config(run, cfg)
         runs.tidy(run, st.step)
         fam = "" if cfg.model.family == "unconditional" else f"{cfg.model.family} "
-        print(f"gankit: {fam}{cfg.model.arch} on {cfg.data.name} {tuple(data.shape)}, "
+        arch = "" if family.image_input else f"{cfg.model.arch} "
+        print(f"gankit: {fam}{arch}on {cfg.data.name} {tuple(data.shape)}, "
               f"{cfg.loss} loss, steps {st.step} -> {cfg.train.steps}, "
               f"{info.world} process(es) on {info.device}, run folder {run}", flush=True)
         if ckpt is not None:

@@ -7,7 +7,9 @@
 
 The fake batch of the last D update is made with gradients and reused by the G phase
 (G's weights have not changed in between), which saves one forward pass of G per step.
-D-side nets are frozen during the G phase so no gradient is computed for them.
+D-side nets are frozen during the G phase so no gradient is computed for them. At steps
+where the family says D does not train (`family.adversarial(step)` False: SRResNet-style
+content pre-training), the step is one G update on `family.content_terms` alone.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
         with ctx.autocast(), torch.set_grad_enabled(i == ctx.n_critic - 1):
             fake = fam.fake(st.train_nets, batch, st.z_gen)
         update = st.step * ctx.n_critic + i  # D updates done: lazy intervals count these
-        pctx = PhaseCtx(st.z_gen, update % reg.r1_every == 0)
+        pctx = PhaseCtx(st.z_gen, update % reg.r1_every == 0, extra=st.extra)
         with ctx.autocast():
             terms = fam.d_terms(seen_by_d(st, ctx, st.train_nets), batch, fake.detach(), pctx)
         if ctx.aug.kind == "ada":
@@ -185,6 +187,17 @@ def g_phase(st: TrainState, ctx: StepContext, batch: Batch, fake: Fake
     return terms
 
 
+def content_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], Batch]:
+    """One G update on the family's content terms alone (D idles)."""
+    fam, reg = ctx.family, ctx.reg
+    batch = _real_batch(st, ctx)
+    with ctx.autocast():
+        fake = fam.fake(st.train_nets, batch, st.z_gen)
+        terms = fam.content_terms(st.train_nets, batch, fake)
+    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad)
+    return terms, batch
+
+
 def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
     """lr(step) = base * (1 - step / total) under linear decay: a function of the step only,
     so a resumed run follows the same schedule."""
@@ -199,13 +212,18 @@ def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
 def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
     """One full step; returns the detached loss terms (no host sync here)."""
     set_learning_rates(st, ctx)
-    d_terms, batch, fake = d_phase(st, ctx)
-    g_terms = g_phase(st, ctx, batch, fake)
+    if ctx.family.adversarial(st.step):
+        d_terms, batch, fake = d_phase(st, ctx)
+        g_terms = g_phase(st, ctx, batch, fake)
+        n_real = batch.x.shape[0] * ctx.n_critic
+    else:
+        d_terms, (g_terms, batch) = {}, content_phase(st, ctx)
+        n_real = batch.x.shape[0]
     beta = ema_beta(ctx.ema_beta, st.step, ctx.ema_rampup)
     for name, ema in st.ema.items():
         update_ema(ema, st.nets[name], beta)
     st.step += 1
-    st.images_seen += batch.x.shape[0] * ctx.n_critic * ctx.world
+    st.images_seen += n_real * ctx.world
     out = {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
     if ctx.aug.kind == "ada":
         out["aug_p"] = st.extra["ada_p"].float()
