@@ -16,7 +16,21 @@ augmentation functions (`gankit.augment.diff_augment` / `ada_augment`) on what D
 pack by a reshape, and are otherwise the dcgan loop. `sequence` is mocogan-mnist's MoCoGAN
 (moving-mnist, 16 clips x 16 frames of 32x32, lazy R1 on both Ds, done by hand in its loop).
 
-mnist5k 28x28 (sequence: moving-mnist), batch 64 (sequence: 16 clips), fp32, `--threads` 2.
+The image-to-image families take their presets' data, nets, losses and batch (16), spelled
+out in CASES: pix2pix (inpaint-photos: U-Net G and PatchGAN D on random 64 px crops of the
+shipped photos with mixed rectangle/stroke holes, ns + L1 x 100), srgan (srgan-photos at
+scale 4, 96 px crops, with train.pretrain_steps=0 so every step is adversarial: L1 content +
+1e-3 ns + D feature matching), srresnet (the same with train.pretrain_steps=1e9: every step
+is content pre-training, L1 on G alone) and cyclegan (cyclegan-digits: mnist5k <-> digits at
+16 px, two ResNet Gs, two instance-norm PatchGANs, lsgan, image pool 50, cycle 10, identity
+0.5). Their plain loops make G's inputs with gankit's data functions, as the others call
+gankit's augmentation: the holes with `gankit.data.masks.mixed_masks`, the low-res inputs
+with `gankit.data.corrupt.sr_degrade`, the image pool with
+`gankit.families.cyclegan.pool_query`; everything else (compositing, the D pairs, losses,
+linear lr decay of srgan/cyclegan) is written out by hand.
+
+mnist5k 28x28 (sequence: moving-mnist; image-to-image: their presets' data), batch 64
+(sequence: 16 clips; image-to-image: 16), fp32, `--threads` 2.
 The variants (gankit, plain, and with --nchw gankit with train.channels_last=false) run in
 the same process and alternate: one timed window of `--steps` G steps each (default per family, about 1-2 s), in ABBA order,
 `--windows` times after one warm-up window. Reported: the median ms per G step (wall and
@@ -31,6 +45,8 @@ instead of 70 ms for the dcgan row), which measures the scheduler, not the step.
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_families_speed.py --check --nchw
     python benchmarks/bench_families_speed.py --families conditional,infogan --steps 10
     python benchmarks/bench_families_speed.py --families dcgan+diffaug,dcgan+ada,sequence
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_families_speed.py --check --threads 1 \
+        --families pix2pix,srresnet,srgan,cyclegan --windows 3
 """
 
 from __future__ import annotations
@@ -57,6 +73,11 @@ from torch.utils.flop_counter import flop_registry
 from gankit import config, data
 from gankit.augment import ada_augment, diff_augment
 from gankit.data.base import SequenceData, to_unit_range
+from gankit.data.corrupt import sr_degrade
+from gankit.data.masks import mixed_masks
+from gankit.data.pairs import UnpairedData
+from gankit.data.photos import CropData
+from gankit.families.cyclegan import pool_query
 from gankit.nets import build_net
 
 BS = 64
@@ -72,6 +93,7 @@ class Case:
     what: str
     steps: int  # default G steps per timed window (about 1-2 s on 2 quiet cores)
     note: str = ""  # what the reader must know about this row (printed under the table)
+    check_overrides: tuple[str, ...] = ()  # config overrides for --check only (see its note)
 
 
 # --------------------------------------------------------------------------- plain loops
@@ -82,9 +104,10 @@ class Case:
 
 
 class Rng:
-    """Where a plain loop's randomness comes from: the global RNG and random indices (clips:
-    drawn from the global RNG), or (--check) a copy of gankit's latent generator and data
-    sampler. `n` is the batch size."""
+    """Where a plain loop's randomness comes from: the global RNG and random indices (clips
+    and crops: drawn from the global RNG; two domains: random indices into each), or
+    (--check) a copy of gankit's latent generator and data sampler. `n` is the batch
+    size."""
 
     def __init__(self, ds, n: int, gen: torch.Generator | None = None, sampler=None) -> None:
         self.ds, self.n, self.gen, self.sampler = ds, n, gen, sampler
@@ -92,8 +115,13 @@ class Rng:
     def batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.sampler is not None:
             x, y = self.sampler.next()
-        elif isinstance(self.ds, SequenceData):
+        elif isinstance(self.ds, (SequenceData, CropData)):
             x, y = self.ds.sample(self.n, torch.default_generator)
+        elif isinstance(self.ds, UnpairedData):  # [A | B]: each domain drawn on its own
+            a, b = self.ds.a.x, self.ds.b.x
+            x = torch.cat([a[torch.randint(0, len(a), (self.n,))],
+                           b[torch.randint(0, len(b), (self.n,))]], 1)
+            y = None
         else:
             idx = torch.randint(0, len(self.ds), (self.n,))
             x, y = self.ds.x[idx], (None if self.ds.y is None else self.ds.y[idx])
@@ -120,15 +148,17 @@ class Rng:
 def _nets(cfg: config.Config, specs: dict, allow: tuple[str, ...] = ()
           ) -> dict[str, torch.nn.Module]:
     """The nets; refuses settings the calling loop does not implement (`allow`: the ones it
-    does, e.g. "reg.r1_gamma", "aug.kind", "model.pack")."""
+    does, e.g. "reg.r1_gamma", "aug.kind", "model.pack", "optim.lr_decay")."""
     reg, off = cfg.reg, ("r1_gamma", "clip_d", "pl_weight", "d_wd", "g_wd", "d_clip_grad",
                          "g_clip_grad", "ms_weight")
     unsupported = [f"reg.{k}" for k in off if getattr(reg, k, 0) and f"reg.{k}" not in allow]
     for key, on in (("aug.kind", cfg.aug.kind != "none"), ("model.pack", cfg.model.pack > 1)):
         if on and key not in allow:
             unsupported.append(key)
-    if cfg.train.precision != "fp32" or cfg.optim.lr_decay != "none":
-        unsupported.append("train.precision/optim.lr_decay")
+    if cfg.train.precision != "fp32":
+        unsupported.append("train.precision")
+    if cfg.optim.lr_decay != "none" and "optim.lr_decay" not in allow:
+        unsupported.append("optim.lr_decay")
     if unsupported:
         raise SystemExit(f"the plain loops do not implement {', '.join(unsupported)}")
     torch.manual_seed(cfg.seed)
@@ -139,6 +169,23 @@ def _opts(cfg, g_params, d_params):
     o = cfg.optim
     return (torch.optim.Adam(g_params, lr=o.g_lr, betas=tuple(o.g_betas)),
             torch.optim.Adam(d_params, lr=o.d_lr, betas=tuple(o.d_betas)))
+
+
+def _lr_schedule(cfg, opt_g, opt_d) -> Callable[[], None]:
+    """optim.lr_decay by hand: call it at the start of every step; under linear decay it sets
+    lr = base * max(0, 1 - steps done / train.steps) on both optimisers."""
+    done = 0
+
+    def set_lrs() -> None:
+        nonlocal done
+        if cfg.optim.lr_decay == "linear":
+            frac = max(0.0, 1.0 - done / max(cfg.train.steps, 1))
+            for opt, base in ((opt_g, cfg.optim.g_lr), (opt_d, cfg.optim.d_lr)):
+                for group in opt.param_groups:
+                    group["lr"] = base * frac
+        done += 1
+
+    return set_lrs
 
 
 def _class_freq(ds) -> torch.Tensor:
@@ -475,6 +522,142 @@ def plain_sequence(cfg, ds, specs, r: Rng):
     return n, step
 
 
+def plain_pix2pix(cfg, ds, specs, r: Rng):
+    """pix2pix inpainting: holes m (1 = hole) from gankit.data.masks.mixed_masks; U-Net G on
+    [x (1 - m) | m], its output composited into the holes only; PatchGAN D on [G's input |
+    image], real x against the output; ns on every patch logit; G: adv_weight x ns +
+    l1_weight x L1(output, x)."""
+    n = _nets(cfg, specs)
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    bs, kind, gen, reg = cfg.train.batch_size, cfg.data.masks, r.generator(), cfg.reg
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and cfg.data.pairs == "inpaint"
+    assert cfg.train.pretrain_steps == 0 and reg.adv_weight > 0 and reg.content == "l1"
+
+    def step():
+        x, _ = r.batch()
+        m = mixed_masks(bs, x.shape[2], x.shape[3], gen, kind)
+        inp = torch.cat([x * (1 - m), m], 1)
+        out = torch.where(m == 0, x, g(inp))
+        d.zero_grad()
+        out_r, out_f = d(torch.cat([inp, x], 1)), d(torch.cat([inp, out.detach()], 1))
+        loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = (reg.adv_weight * F.softplus(-d(torch.cat([inp, out], 1))).mean()
+                  + reg.l1_weight * F.l1_loss(out, x))
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_srgan(cfg, ds, specs, r: Rng):
+    """SRGAN: low-res input = gankit.data.corrupt.sr_degrade(HR crop); SRResNet G; PatchGAN D
+    (SN) on HR images, ns; G: l1_weight x content + adv_weight x ns + fm_weight x the sum over
+    D's feature maps of L1(features(output), features(HR) under no_grad), in superres.py's
+    order of D calls (D(output), features(HR), features(output): SN's power iterations
+    follow the calls); linear lr decay as gankit's."""
+    n = _nets(cfg, specs, allow=("optim.lr_decay",))
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    set_lrs = _lr_schedule(cfg, opt_g, opt_d)
+    s, dc, reg, gen = cfg.model.scale, cfg.data, cfg.reg, r.generator()
+    content = F.mse_loss if reg.content == "mse" else F.l1_loss
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and reg.adv_weight > 0
+    assert cfg.train.pretrain_steps == 0, "srgan times the adversarial step: pretrain_steps=0"
+
+    def step():
+        set_lrs()
+        hr, _ = r.batch()
+        lr = sr_degrade(hr, s, gen, dc.degrade_blur, dc.degrade_noise)
+        out = g(lr)
+        d.zero_grad()
+        loss_d = F.softplus(-d(hr)).mean() + F.softplus(d(out.detach())).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        loss_g = (reg.l1_weight * content(out, hr)
+                  + reg.adv_weight * F.softplus(-d(out)).mean())
+        if reg.fm_weight > 0:
+            with torch.no_grad():
+                real = d.features(hr)
+            loss_g = loss_g + reg.fm_weight * sum(
+                F.l1_loss(f, t) for f, t in zip(d.features(out), real))
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
+def plain_srresnet(cfg, ds, specs, r: Rng):
+    """SRGAN's content pre-training (SRResNet): G on sr_degrade(HR crop), l1_weight x L1 to
+    the HR crop, Adam on G; D is built (same init order as gankit) and idles; linear lr
+    decay as gankit's."""
+    n = _nets(cfg, specs, allow=("optim.lr_decay",))
+    g = n["g"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), n["d"].parameters())
+    set_lrs = _lr_schedule(cfg, opt_g, opt_d)
+    s, dc, reg, gen = cfg.model.scale, cfg.data, cfg.reg, r.generator()
+    content = F.mse_loss if reg.content == "mse" else F.l1_loss
+    assert cfg.train.pretrain_steps >= 10**6, "srresnet: every timed step must be content-only"
+
+    def step():
+        set_lrs()
+        hr, _ = r.batch()
+        out = g(sr_degrade(hr, s, gen, dc.degrade_blur, dc.degrade_noise))
+        g.zero_grad()
+        loss_g = reg.l1_weight * content(out, hr)
+        loss_g.backward()
+        opt_g.step()
+        return torch.zeros(()), loss_g.detach()
+
+    return n, step
+
+
+def plain_cyclegan(cfg, ds, specs, r: Rng):
+    """CycleGAN: batch [A | B]; g: A -> B, g_ba: B -> A; each D (d on B, d_a on A) on its
+    real images against fakes from an image pool (gankit.families.cyclegan.pool_query, the
+    CycleGAN code's ImagePool), lsgan; G (both Gs under one Adam): lsgan adversarial of both
+    directions + cycle_weight x (|g_ba(g(a)) - a|_1 + |g(g_ba(b)) - b|_1) + identity_weight x
+    cycle_weight x (|g(b) - b|_1 + |g_ba(a) - a|_1); linear lr decay as gankit's."""
+    n = _nets(cfg, specs, allow=("optim.lr_decay",))
+    g, g_ba, d, d_a = n["g"], n["g_ba"], n["d"], n["d_a"]
+    opt_g, opt_d = _opts(cfg, [*g.parameters(), *g_ba.parameters()],
+                         [*d.parameters(), *d_a.parameters()])
+    set_lrs = _lr_schedule(cfg, opt_g, opt_d)
+    (ca, cb), reg, gen, pools = ds.parts, cfg.reg, r.generator(), {}
+    cyc, idt, adv = reg.cycle_weight, reg.identity_weight * reg.cycle_weight, reg.adv_weight
+    assert cfg.loss == "lsgan" and cfg.optim.n_critic == 1 and cyc > 0 and idt > 0
+    assert ca == cb, "identity terms need A and B of the same channels"
+
+    def step():
+        set_lrs()
+        x, _ = r.batch()
+        a, b = x[:, :ca], x[:, ca:ca + cb]
+        fake_b, fake_a = g(a), g_ba(b)
+        pooled_b = pool_query(pools, "b", fake_b.detach(), reg.pool_size, gen)
+        pooled_a = pool_query(pools, "a", fake_a.detach(), reg.pool_size, gen)
+        opt_d.zero_grad()
+        loss_d = (0.5 * (d(b) - 1).square().mean() + 0.5 * d(pooled_b).square().mean()
+                  + 0.5 * (d_a(a) - 1).square().mean() + 0.5 * d_a(pooled_a).square().mean())
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = (adv * (0.5 * (d(fake_b) - 1).square().mean()
+                         + 0.5 * (d_a(fake_a) - 1).square().mean())
+                  + cyc * (F.l1_loss(g_ba(fake_b), a) + F.l1_loss(g(fake_a), b))
+                  + idt * (F.l1_loss(g(b), b) + F.l1_loss(g_ba(a), a)))
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
 # Every case is spelled out here, not taken from a preset, so that a preset's later tuning
 # does not change what is measured. Common to all: mnist5k 28x28, seed 0, batch 64, fp32,
 # EMA beta 0.99 (with the default ramp-up), Adam.
@@ -490,6 +673,40 @@ def _cfg(loss: str, model: dict, reg: dict | None = None, optim: dict | None = N
     return {"seed": 0, "loss": loss, "data": data or {"name": "mnist5k"}, "model": model,
             "reg": reg or {}, "aug": aug or {}, "optim": {**ADAM, **(optim or {})},
             "train": {"batch_size": batch, "ema_beta": 0.99, "precision": "fp32"}}
+
+
+# The image-to-image cases: their presets' settings as of this writing (the train.* keys
+# that only pace logs, samples and checkpoints left out), batch 16. srgan/srresnet override
+# train.pretrain_steps to time one phase each.
+INPAINT_PHOTOS = {  # presets/inpaint-photos.yaml
+    "seed": 0, "loss": "ns",
+    "data": {"name": "photos", "resolution": 64, "pairs": "inpaint", "masks": "mixed"},
+    "model": {"family": "image2image", "g_width": 32, "d_width": 32, "d_norm": "batch",
+              "dropout": 0.5},
+    "reg": {"l1_weight": 100.0, "adv_weight": 1.0},
+    "optim": {"g_lr": 2e-4, "d_lr": 2e-4},
+    "train": {"steps": 4000, "batch_size": 16, "ema_beta": 0.999, "precision": "fp32"}}
+SRGAN_PHOTOS = {  # presets/srgan-photos.yaml
+    "seed": 0, "loss": "ns", "data": {"name": "photos", "resolution": 96},
+    "model": {"family": "superres", "scale": 4, "g_width": 32, "d_width": 32, "blocks": 8,
+              "d_norm": "none", "d_sn": True},
+    "reg": {"l1_weight": 1.0, "content": "l1", "adv_weight": 0.001, "fm_weight": 1.0},
+    "optim": {"g_lr": 5e-4, "d_lr": 2e-4, "g_betas": [0.9, 0.999], "d_betas": [0.9, 0.999],
+              "lr_decay": "linear"},
+    "train": {"steps": 2100, "pretrain_steps": 1800, "batch_size": 16, "ema_beta": 0.999,
+              "precision": "fp32"}}
+CYCLEGAN_DIGITS = {  # presets/cyclegan-digits.yaml
+    "seed": 0, "loss": "lsgan",
+    "data": {"name": "mnist5k", "name_b": "digits", "resolution": 16, "channels": 1},
+    "model": {"family": "cyclegan", "g_width": 16, "d_width": 32, "blocks": 4,
+              "d_norm": "instance"},
+    "reg": {"cycle_weight": 10.0, "identity_weight": 0.5, "pool_size": 50},
+    "optim": {"g_lr": 2e-4, "d_lr": 2e-4, "lr_decay": "linear"},
+    "train": {"steps": 3000, "batch_size": 16, "ema_beta": 0.999, "precision": "fp32"}}
+
+
+def _pretrain(cfg: dict, steps: int) -> dict:
+    return {**cfg, "train": {**cfg["train"], "pretrain_steps": steps}}
 
 
 CASES: dict[str, Case] = {
@@ -547,10 +764,32 @@ CASES: dict[str, Case] = {
                      "sides run NCHW; both do lazy R1 on the same steps, so adjacent windows hold "
                      "the same number of R1 steps (--steps a multiple of 4 makes every window "
                      "hold the same number)"),
+    # The image-to-image families, on their presets (batch 16)
+    "pix2pix": Case(INPAINT_PHOTOS, plain_pix2pix, "inpaint-photos: U-Net G on 64 px crops "
+                    "with mixed holes, BN PatchGAN D on (input, output), ns + L1 x 100", 10,
+                    "holes by gankit.data.masks.mixed_masks on both; --check runs gankit NCHW "
+                    "(train.channels_last=false): dropout draws its mask from torch's global "
+                    "RNG in memory order, so the same stream drops other units of a "
+                    "channels_last tensor (with model.dropout=0 channels_last matches too)",
+                    ("train.channels_last=false",)),
+    "srresnet": Case(_pretrain(SRGAN_PHOTOS, 10**9), plain_srresnet,
+                     "srgan-photos x4, content pre-training: SRResNet G, L1 only", 6,
+                     "train.pretrain_steps=1e9: every step is a content-only G step (D idles); "
+                     "low-res inputs by gankit.data.corrupt.sr_degrade on both; linear lr decay "
+                     "over train.steps=2100 on both"),
+    "srgan": Case(_pretrain(SRGAN_PHOTOS, 0), plain_srgan,
+                  "srgan-photos x4, adversarial: L1 + 1e-3 ns + D feature matching, SN D", 4,
+                  "train.pretrain_steps=0: every step is adversarial; low-res inputs by "
+                  "gankit.data.corrupt.sr_degrade on both; linear lr decay on both"),
+    "cyclegan": Case(CYCLEGAN_DIGITS, plain_cyclegan, "cyclegan-digits: mnist5k <-> digits 16 "
+                     "px, 2 ResNet Gs + 2 IN PatchGANs, lsgan, pool 50, cycle 10, idt 0.5", 20,
+                     "image pool by gankit.families.cyclegan.pool_query on both (a Python loop "
+                     "over the batch); linear lr decay over train.steps=3000 on both"),
 }
 ALIASES = {"unconditional": "dcgan", "projection": "conditional", "wgangp": "wgan-gp",
            "diffaug": "dcgan+diffaug", "ada": "dcgan+ada", "pacgan": "pacgan2",
-           "mbstd": "mbstd4", "mocogan": "sequence"}
+           "mbstd": "mbstd4", "mocogan": "sequence", "image2image": "pix2pix",
+           "superres": "srgan"}
 
 
 # --------------------------------------------------------------------------- gankit
@@ -606,12 +845,15 @@ def check_case(name: str, cfg: config.Config, ds) -> dict:
                                     Rng(ds, cfg.train.batch_size, gen, sampler))
     weights = max((a - b).abs().max().item() for k in nets
                   for a, b in zip(nets[k].state_dict().values(), st.nets[k].state_dict().values()))
+    global_rng = torch.get_rng_state()  # dropout (pix2pix's U-Net) draws from it
     terms = step()
+    torch.set_rng_state(global_rng)
     loss_d, loss_g = plain()
     terms.pop("aug_p", None)  # ADA's p: logged, not a loss
-    d_side = [k for k in terms if k.startswith(("d_", "dv_"))]  # dv_: sequence's video D
-    d_gk = sum(terms[k] for k in d_side).item()
-    g_gk = sum(v for k, v in terms.items() if k not in d_side).item()
+    # dv_: sequence's video D; da_: cyclegan's D on domain A
+    d_side = [k for k in terms if k.startswith(("d_", "dv_", "da_"))]
+    d_gk = float(sum(terms[k] for k in d_side))  # 0 when D idles (content pre-training)
+    g_gk = float(sum(v for k, v in terms.items() if k not in d_side))
     res = {"family": name, "initial_weights_max_abs_diff": weights,
            "d_loss": [d_gk, loss_d.item()], "g_loss": [g_gk, loss_g.item()]}
     ok = weights == 0 and all(math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)
@@ -628,7 +870,12 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
     overrides = [*COMMON, *args.overrides]
     cfg = config.build(case.cfg, [*overrides, "train.channels_last=true"])
     ds = data.load(cfg.data)
-    check = check_case(name, cfg, ds) if args.check else None
+    check = None
+    if args.check:
+        cfg_check = config.build(case.cfg, [*overrides, "train.channels_last=true",
+                                            *case.check_overrides])
+        check = check_case(name, cfg_check, ds)
+        check["overrides"] = list(case.check_overrides)
     steps: dict[str, Step] = {}
     st, steps["gankit"] = gankit_setup(cfg, ds)
     steps["plain"] = case.plain(cfg, ds, st.specs, Rng(ds, cfg.train.batch_size))[1]
@@ -743,7 +990,9 @@ def main() -> None:
         "plain_loop": "same nets/init (build_net on family.specs()), losses by hand, default "
                       "Adam, NCHW, D not frozen, no EMA, last D update's fake reused by G; "
                       "augmentation by gankit.augment's functions, packing by reshape, lazy R1 "
-                      "by hand (sequence)",
+                      "by hand (sequence); image-to-image inputs by gankit.data.masks."
+                      "mixed_masks / gankit.data.corrupt.sr_degrade, cyclegan's image pool by "
+                      "gankit.families.cyclegan.pool_query, linear lr decay by hand",
         "rows": rows}, indent=2))
 
 

@@ -52,11 +52,13 @@ def check_arch(cfg: Config) -> None:
                               ("model.g_cond=cbn", m.g_cond == "cbn", "conditional"),
                               ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan|cyclegan"),
                               ("data.pairs", cfg.data.pairs != "none", "image2image"),
+                              ("model.prefill", m.prefill and cfg.data.pairs != "inpaint",
+                               "image2image with data.pairs=inpaint"),
                               ("data.name_b", cfg.data.name_b is not None, "cyclegan"),
                               ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
                               ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
                                "image2image|superres")]:
-        if used and m.family not in family.split("|"):
+        if used and (m.family not in family.split("|") or " " in family):
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
     from gankit.families import FAMILIES
 

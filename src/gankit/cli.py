@@ -8,6 +8,9 @@
     gankit sample SEQUENCE_RUN --n 8 --frames 32 --out clips.png   (strip + clips-clipK.gif)
     gankit encode RUN IMAGES --out z.npz
     gankit reconstruct RUN IMAGES --out recon.png
+    gankit inpaint RUN --image photo.png --mask mask.png --out filled.png
+    gankit upscale RUN --image small.png --out big.png
+    gankit translate RUN --image x.png|DIR --out y.png|DIR --direction a2b|b2a
     gankit list
 """
 
@@ -261,6 +264,76 @@ def _check_not_input(out: Path, images: str) -> None:
     src = Path(images).expanduser().resolve()
     if out.resolve() == src or src in out.resolve().parents:
         raise GankitError(f"--out {out} would write over or among the input images {images}")
+
+
+def _inpaint(args: argparse.Namespace) -> None:
+    from gankit.data.masks import load_mask
+    from gankit.data.photos import read_image
+    from gankit.pipelines.restore import load_image_model
+
+    out = _image_out(args)
+    pipe = load_image_model(args.run, device=args.device, ema=not args.no_ema)
+    pipe.require("inpaint", ("inpaint",), "a model trained with data.pairs=inpaint")
+    image = read_image(args.image, pipe.input_channels())
+    mask = load_mask(args.mask, tuple(image.shape[-2:]))
+    _save_image(pipe.inpaint(image, mask, args.tile or 0, name=args.image), out)
+    print(f"wrote {out}: {image.shape[2]}x{image.shape[1]} px, {int(mask.sum())} hole pixel(s) "
+          "filled, every other pixel kept")
+
+
+def _upscale(args: argparse.Namespace) -> None:
+    from gankit.data.photos import read_image
+    from gankit.pipelines.restore import load_image_model
+
+    out = _image_out(args)
+    pipe = load_image_model(args.run, device=args.device, ema=not args.no_ema)
+    pipe.check_upscale(args.scale)
+    image = read_image(args.image, pipe.input_channels())
+    big = pipe.upscale(image, args.scale, args.tile, name=args.image)
+    _save_image(big, out)
+    print(f"wrote {out}: {image.shape[2]}x{image.shape[1]} -> {big.shape[2]}x{big.shape[1]} px "
+          f"(x{pipe.scale})")
+
+
+def _translate(args: argparse.Namespace) -> None:
+    from gankit.data.folder import list_images
+    from gankit.data.photos import read_image
+    from gankit.pipelines.restore import load_image_model
+    from gankit.train.runs import check_output
+
+    src = Path(args.image).expanduser()
+    folder = src.is_dir()
+    if not folder:
+        out = _image_out(args)
+    else:
+        out = check_output(args.out, "--out", folder=True)
+        _check_not_input(out, args.image)
+    pipe = load_image_model(args.run, device=args.device, ema=not args.no_ema)
+    pipe.check_translate(args.direction)
+    files = list_images(src)[0] if folder else [src]
+    ch = pipe.input_channels(args.direction)
+    for f in files:
+        y = pipe.translate(read_image(f, ch), args.direction, args.tile, name=str(f))
+        target = out / f.relative_to(src).with_suffix(".png") if folder else out
+        _save_image(y, target)
+    print(f"wrote {out}: {len(files)} image(s) translated {args.direction}")
+
+
+def _image_out(args: argparse.Namespace) -> Path:
+    """--out: an image path that is neither the input nor inside a run, checked before work."""
+    from gankit.images import check_image_path
+    from gankit.train.runs import check_output
+
+    out = check_output(check_image_path(args.out), "--out")
+    if out.expanduser().resolve() == Path(args.image).expanduser().resolve():
+        raise GankitError(f"--out {out} is the input image; choose another name")
+    return out
+
+
+def _save_image(image, path: Path) -> None:
+    from gankit.images import save_array
+
+    save_array(image.permute(1, 2, 0).numpy(), path)
 
 
 def _nearest(args: argparse.Namespace) -> None:
@@ -527,6 +600,26 @@ def _image_inputs(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--device", default="cpu")
 
 
+def _add_image_tools(sub) -> None:
+    ip = sub.add_parser("inpaint", help="fill the holes of a photo (image2image, pairs inpaint)")
+    ip.add_argument("--mask", required=True, help="PNG of the image's size, white = hole")
+    up = sub.add_parser("upscale", help="enlarge an image by the model's scale (superres)")
+    up.add_argument("--scale", type=int, help="check the model's scale factor (2, 3, 4)")
+    tr = sub.add_parser("translate", help="translate an image or a folder (cyclegan, image2image)")
+    tr.add_argument("--direction", default="a2b", help="a2b (default) or b2a (cyclegan)")
+    for cmd, func, helps in ((ip, _inpaint, "filled image"), (up, _upscale, "enlarged image"),
+                             (tr, _translate, "translated image, or a folder for a folder")):
+        cmd.add_argument("run")
+        cmd.add_argument("--image", required=True, help="input image" + (
+            " or folder of images" if cmd is tr else ""))
+        cmd.add_argument("--out", required=True, help=helps)
+        cmd.add_argument("--tile", type=_count, help="run tiles of N input px (bounded memory; "
+                         "default: upscale 256, others the whole image up to 1024 px)")
+        cmd.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA")
+        cmd.add_argument("--device", default="cpu")
+        cmd.set_defaults(func=func)
+
+
 def _add_nearest(sub) -> None:
     nn_ = sub.add_parser("nearest", help="generated samples beside their nearest training images")
     nn_.add_argument("run")
@@ -553,7 +646,7 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="gankit", description="Train, measure and use GANs.")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_add_train, _add_sample, _add_eval, _add_score, _add_interpolate, _add_encode,
-                _add_nearest, _add_misc):
+                _add_image_tools, _add_nearest, _add_misc):
         add(sub)
     return p
 

@@ -83,6 +83,8 @@ class ModelConfig:
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
     blocks: int = 8  # residual blocks of the superres G (SRGAN: 16) and the cyclegan G (6-9)
     dropout: float = 0.5  # image2image: dropout in the U-Net decoder, pix2pix's noise; 0 = off
+    prefill: bool = False  # inpainting: G starts from a smooth (harmonic) fill of the holes
+    #                        and learns what to add to it; false = holes given as mid-grey
     d_layers: int | None = None  # PatchGAN D's stride-2 layers; None = by resolution (70x70
     #                              receptive field at 256 px, as pix2pix)
 

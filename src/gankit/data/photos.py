@@ -53,7 +53,7 @@ def read_image(path: str | Path, channels: int | None = None) -> torch.Tensor:
                 channels = 1 if mode in ("L", "1", "I", "I;16", "F", "LA") else 3
             if mode in ("P", "PA", "LA", "RGBA", "CMYK", "YCbCr", "1", "I", "I;16", "F"):
                 img = img.convert("RGBA").convert("RGB") if channels == 3 else img.convert("L")
-            arr = np.asarray(img.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
+            arr = np.array(img.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise GankitError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
     arr = arr[:, :, None] if arr.ndim == 2 else arr

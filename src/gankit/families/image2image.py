@@ -7,7 +7,9 @@ axis; G's loss is adv_weight * adversarial + l1_weight * |G(c) - target|_1 (lamb
 the paper); the U-Net's dropout is the noise source (no z). The input is made on the fly
 from each clean image by `data.pairs` (inpaint: the image with holes and the hole mask;
 grey; blur; downscale) or read from aligned pairs (`pairs:A_DIR,B_DIR`). For inpainting the
-output keeps the known pixels exactly: G's fill is composited into the holes only.
+output keeps the known pixels exactly: G's fill is composited into the holes only; with
+`model.prefill` the holes arrive pre-filled by a smooth harmonic interpolation
+(data/corrupt.py) and G's output is added to that fill as a residual.
 
 The nets follow the families' contract loosely: these Gs take an image, G(c), and these Ds
 score patches, D(x) -> (N, P) logits, one per patch, every one of them a logit of the
@@ -174,7 +176,8 @@ class Image2Image(PairFamily):
 
     def image_meta(self) -> dict:
         return {"task": "pairs" if self.data.parts else self.pairs, "in_channels": self.in_ch,
-                "out_channels": self.out_ch, "scale": 1, "resolution": self.data.shape[1]}
+                "out_channels": self.out_ch, "scale": 1, "resolution": self.data.shape[1],
+                "prefill": self.cfg.model.prefill}
 
     def make_pair(self, x, gen):
         if self.data.parts:
@@ -183,7 +186,7 @@ class Image2Image(PairFamily):
         if self.pairs == "inpaint":
             hole = masks.mixed_masks(x.shape[0], x.shape[2], x.shape[3], gen,
                                      self.cfg.data.masks).to(x.device)
-            return torch.cat([masks.apply_mask(x, hole), hole], 1), x, hole
+            return corrupt.inpaint_input(x, hole, self.cfg.model.prefill), x, hole
         if self.pairs == "grey":
             return corrupt.grey(x), x, None
         if self.pairs == "blur":
@@ -197,7 +200,7 @@ class Image2Image(PairFamily):
         inp, target, hole = self.make_pair(batch.x, gen)
         out = nets["g"](inp)
         if hole is not None:  # only the holes change: known pixels are kept exactly
-            out = masks.composite(target, out, hole)
+            out = corrupt.inpaint_output(out, target, hole, inp, self.cfg.model.prefill)
         return PairFake(out, inp, target=target, mask=hole)
 
     def d_pair(self, nets: Nets):

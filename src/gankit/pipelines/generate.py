@@ -289,6 +289,11 @@ def load(path: str | Path, device: str = "cpu", ema: bool = True) -> GeneratorPi
     """A run folder or checkpoint file -> a ready-to-sample generator (EMA weights by default)."""
     dev = resolve_device(str(device))
     ckpt = checkpoint.load(path, device="cpu")
+    image = ckpt["family"].get("image")
+    if image:  # an image-to-image model: G takes images, not latents
+        tool = {"inpaint": "inpaint", "superres": "upscale"}.get(image["task"], "translate")
+        raise GankitError(f"{path} is model.family={ckpt['family']['name']}: it maps images to "
+                          f"images and draws no samples; use gankit {tool}")
     try:
         cfg = from_dict(Config, ckpt["config"])
         group = "ema" if ema else "nets"

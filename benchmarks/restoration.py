@@ -1,0 +1,264 @@
+"""Inpainting, super-resolution and unpaired translation: gankit against the classical
+baselines, on data no run trained on. Prints tables, writes JSON and the figures.
+
+Runs (trained here unless `--runs DIR/NAME` already holds a finished run; each `gankit
+train` at 1 thread in its own process, CPU time from getrusage):
+  inpaint   inpaint-photos: pix2pix on 64 px crops of the 8 training photos
+  sr4, sr2  srgan-photos at x4 and x2 (x2 with a shorter budget, its steps cost 1.7x):
+            train.pretrain_steps of content loss (checkpoints/content.pt = the content-loss
+            model, SRResNet), then adversarial fine-tuning (checkpoints/last.pt = the GAN model)
+  cyclegan  cyclegan-digits: mnist5k <-> digits at 16 px
+
+Scored on the 3 held-out photos (chelsea, coffee, flower; data/photos.py):
+- inpainting: 24 fixed 64 px crops per photo (the training crop size), each with a fixed
+  rectangle mask and a fixed brush-stroke mask of the training distributions, filled by
+  gankit and by scikit-image's inpaint_biharmonic; PSNR/SSIM inside the hole and over the
+  crop (RGB, [0, 1]).
+- super-resolution: each whole photo (cropped to a multiple of the scale) bicubic-downscaled
+  (antialiased, 8-bit), then upscaled by bicubic, the content model and the GAN model;
+  PSNR/SSIM on the Y channel with `scale` border pixels cropped, as SR papers report.
+- translation: 1,000 mnist5k digits A -> B and 1,000 digits B -> A: the class is kept when
+  the target domain's shipped classifier (lenet-digits at 8 px for B, lenet-mnist at 28 px
+  for A) predicts the source's label; the domain is the target's when a logistic regression
+  trained on real 16 px images of both sets (half of each; accuracy on the other half is
+  reported) says so. The untranslated images are the reference row.
+
+    python benchmarks/restoration.py --runs /work/runs_i2i
+    python benchmarks/restoration.py --runs runs/restoration --only sr2 --train
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gankit import config
+from gankit import data as data_mod
+from gankit.data import corrupt, masks
+from gankit.data.base import to_uint8, to_unit_range
+from gankit.data.photos import photo_images
+from gankit.images import save_grid
+from gankit.metrics.restoration import psnr, ssim
+from gankit.pipelines.restore import load_image_model
+
+RUNS = {
+    "inpaint": ("inpaint-photos", []),
+    "sr4": ("srgan-photos", []),
+    "sr2": ("srgan-photos", ["model.scale=2", "train.pretrain_steps=1100", "train.steps=1400"]),
+    "cyclegan": ("cyclegan-digits", []),
+}
+CROP, CROPS_PER_PHOTO, EVAL_SEED = 64, 24, 2024
+RESULTS = Path(__file__).parent / "results"
+
+
+def train_run(name: str, root: Path, retrain: bool) -> dict:
+    """Train runs[name] in a subprocess at 1 thread unless it is there; its CPU seconds."""
+    run = root / name
+    info = run / "bench_train.json"
+    if (run / "checkpoints" / "last.pt").is_file() and not retrain:
+        return json.loads(info.read_text()) if info.is_file() else {}
+    preset, extra = RUNS[name]
+    cmd = [sys.executable, "-m", "gankit", "train", preset, *extra, "train.threads=1",
+           "train.progress=false", "--out", str(run)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rec = {"command": " ".join(cmd[2:]), "wall_s": time.perf_counter() - t0,
+           "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
+    info.write_text(json.dumps(rec, indent=1))
+    return rec
+
+
+def phase_seconds(run: Path) -> dict:
+    """Wall seconds of the content and the adversarial phase, from metrics.jsonl's rates
+    (1 thread: an upper bound on their CPU time)."""
+    cfg = config.build(str(run / "config.yaml"))
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "images_per_s" in r]
+    out, prev = {"content_s": 0.0, "adversarial_s": 0.0}, 0
+    for r in rows:
+        imgs = (r["step"] - prev) * cfg.train.batch_size
+        key = "content_s" if r["step"] <= cfg.train.pretrain_steps else "adversarial_s"
+        out[key] += imgs / max(r["images_per_s"], 1e-9)
+        prev = r["step"]
+    return out
+
+
+# ------------------------------------------------------------------ inpainting
+
+
+def _biharmonic(img: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    from skimage.restoration import inpaint_biharmonic
+
+    x = img.permute(1, 2, 0).numpy().astype(np.float64) / 255
+    y = inpaint_biharmonic(x, hole.numpy().astype(bool), channel_axis=-1)
+    return torch.from_numpy(np.rint(np.clip(y, 0, 1) * 255).astype(np.uint8)).permute(2, 0, 1)
+
+
+def eval_inpaint(run: Path) -> tuple[dict, list]:
+    pipe = load_image_model(run)
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    scores: dict = {}
+    figure = []
+    for _, photo in photo_images("heldout"):
+        h, w = photo.shape[1:]
+        tops = torch.randint(h - CROP + 1, (CROPS_PER_PHOTO,), generator=gen)
+        lefts = torch.randint(w - CROP + 1, (CROPS_PER_PHOTO,), generator=gen)
+        kinds = {"rect": masks.rect_masks(CROPS_PER_PHOTO, CROP, CROP, gen),
+                 "stroke": masks.stroke_masks(CROPS_PER_PHOTO, CROP, CROP, gen)}
+        for i in range(CROPS_PER_PHOTO):
+            crop = photo[:, tops[i]:tops[i] + CROP, lefts[i]:lefts[i] + CROP]
+            for kind, m in kinds.items():
+                hole = m[i, 0]
+                preds = {"biharmonic": _biharmonic(crop, hole),
+                         "gankit": pipe.inpaint(crop, hole)}
+                for method, pred in preds.items():
+                    s = scores.setdefault((kind, method), [])
+                    s.append({"psnr_hole": psnr(pred, crop, mask=hole),
+                              "ssim_hole": ssim(pred, crop, mask=hole),
+                              "psnr": psnr(pred, crop), "ssim": ssim(pred, crop)})
+                if i < 2 and len(figure) < 8:
+                    masked = to_uint8(masks.apply_mask(to_unit_range(crop[None]), hole[None, None]))[0]
+                    figure += [masked, preds["biharmonic"], preds["gankit"], crop]
+    table = {f"{kind}/{method}": {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+             for (kind, method), rows in scores.items()}
+    return table, figure
+
+
+# ------------------------------------------------------------------ super-resolution
+
+
+def eval_sr(run: Path) -> tuple[dict, list]:
+    models = {"content": load_image_model(run / "checkpoints" / "content.pt"),
+              "gan": load_image_model(run)}
+    s = models["gan"].scale
+    rows: dict = {}
+    figure = []
+    for name, photo in photo_images("heldout"):
+        h, w = (d // s * s for d in photo.shape[1:])
+        hr = photo[:, :h, :w]
+        lr = to_uint8(corrupt.bicubic_down(to_unit_range(hr[None]), s))[0]
+        preds = {"bicubic": to_uint8(corrupt.bicubic_up(to_unit_range(lr[None]), s))[0],
+                 **{k: m.upscale(lr) for k, m in models.items()}}
+        for method, pred in preds.items():
+            rows.setdefault(method, []).append(
+                {"psnr_y": psnr(pred, hr, border=s, y_channel=True),
+                 "ssim_y": ssim(pred, hr, border=s, y_channel=True)})
+        if name == "chelsea.png":  # the cat's face and whiskers
+            y0, x0, size = 40, 150, 96
+            figure = [p[:, y0:y0 + size, x0:x0 + size] for p in
+                      (preds["bicubic"], preds["content"], preds["gan"], hr)]
+    return {m: {k: float(np.mean([r[k] for r in v])) for k in v[0]} for m, v in rows.items()}, figure
+
+
+# ------------------------------------------------------------------ translation
+
+
+def eval_translate(run: Path, n: int = 1000) -> dict:
+    from sklearn.linear_model import LogisticRegression
+
+    from gankit.metrics.lenet import load_classifier
+
+    pipe = load_image_model(run)
+    cfg = config.build(str(run / "config.yaml"))
+    ds = data_mod.load(cfg.data)
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    pick = {k: torch.randperm(len(d), generator=gen) for k, d in (("a", ds.a), ("b", ds.b))}
+    real = {"a": ds.a.x, "b": ds.b.x}
+    # the domain judge: half of each set to train, the other half to test
+    halves = {k: (p[: len(p) // 2], p[len(p) // 2:]) for k, p in pick.items()}
+    feats = lambda x: x.reshape(len(x), -1).float().numpy() / 255  # noqa: E731
+    xtr = np.concatenate([feats(real[k][halves[k][0]]) for k in "ab"])
+    ytr = np.concatenate([np.full(len(halves[k][0]), k == "b") for k in "ab"])
+    judge = LogisticRegression(max_iter=2000).fit(xtr, ytr)
+    xte = np.concatenate([feats(real[k][halves[k][1]]) for k in "ab"])
+    yte = np.concatenate([np.full(len(halves[k][1]), k == "b") for k in "ab"])
+    out = {"judge_accuracy": float(judge.score(xte, yte))}
+    clf = {"a": (load_classifier("lenet-mnist"), 28), "b": (load_classifier("lenet-digits"), 8)}
+    labels = {"a": ds.a.y, "b": ds.b.y}
+    for src, dst, direction in (("a", "b", "a2b"), ("b", "a", "b2a")):
+        idx = halves[src][1][:n]
+        x = real[src][idx]
+        for method in ("untranslated", "gankit"):
+            y = x if method == "untranslated" else torch.stack(
+                [pipe.translate(img, direction) for img in x])
+            model, size = clf[dst]
+            small = F.interpolate(to_unit_range(y), size=(size, size), mode="bilinear",
+                                  antialias=True, align_corners=False)
+            with torch.no_grad():
+                prob = model(small)[1].softmax(1)
+            out[f"{direction}/{method}"] = {
+                "class_kept": float((prob.argmax(1) == labels[src][idx]).float().mean()),
+                "target_confidence": float(prob.max(1).values.mean()),
+                "judged_target": float(np.mean(judge.predict(feats(y)) == (dst == "b")))}
+    return out
+
+
+# ------------------------------------------------------------------ main
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                .splitlines() if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "nproc": os.cpu_count(), "torch": torch.__version__}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", default="runs/restoration", help="folder of the runs")
+    ap.add_argument("--only", default=",".join(RUNS), help="comma-separated: " + ",".join(RUNS))
+    ap.add_argument("--train", action="store_true", help="retrain runs that exist")
+    ap.add_argument("--json", default=str(RESULTS / "restoration.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    root = Path(args.runs)
+    root.mkdir(parents=True, exist_ok=True)
+    out_path = Path(args.json)
+    report = json.loads(out_path.read_text()) if out_path.is_file() else {}
+    report["machine"] = machine()
+    for name in args.only.split(","):
+        rec = {"train": train_run(name, root, args.train), "run": str(root / name)}
+        run = root / name
+        if name.startswith("sr"):
+            rec["phases"] = phase_seconds(run)
+            rec["scores"], fig = eval_sr(run)
+            save_grid(torch.stack(fig).repeat_interleave(2, -1).repeat_interleave(2, -2),
+                      RESULTS / f"sr-x{name[2:]}-crops.png", nrow=4)
+            print(f"\n{name}: PSNR-Y / SSIM-Y on the held-out photos (border = scale)")
+            for m, v in rec["scores"].items():
+                print(f"  {m:<10} {v['psnr_y']:7.2f} dB  {v['ssim_y']:.4f}")
+        elif name == "inpaint":
+            rec["scores"], fig = eval_inpaint(run)
+            save_grid(torch.stack(fig), RESULTS / "inpaint-crops.png", nrow=4)
+            print("\ninpaint: PSNR / SSIM in the hole and over the 64 px crop")
+            for m, v in rec["scores"].items():
+                print(f"  {m:<18} hole {v['psnr_hole']:6.2f} dB {v['ssim_hole']:.4f}   "
+                      f"image {v['psnr']:6.2f} dB {v['ssim']:.4f}")
+        else:
+            rec["scores"] = eval_translate(run)
+            print(f"\ncyclegan (judge accuracy {rec['scores']['judge_accuracy']:.3f})")
+            for m, v in rec["scores"].items():
+                if isinstance(v, dict):
+                    print(f"  {m:<18} class kept {v['class_kept']:.3f}  judged target "
+                          f"{v['judged_target']:.3f}  target confidence "
+                          f"{v['target_confidence']:.3f}")
+        report[name] = rec
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(report, indent=1))
+    print(f"\nwrote {out_path}")
+
+
+if __name__ == "__main__":
+    main()
