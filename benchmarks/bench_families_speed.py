@@ -18,14 +18,15 @@ pack by a reshape, and are otherwise the dcgan loop. `sequence` is mocogan-mnist
 
 The image-to-image families take their presets' data, nets, losses and batch (16), spelled
 out in CASES: pix2pix (inpaint-photos: U-Net G and PatchGAN D on random 64 px crops of the
-shipped photos with mixed rectangle/stroke holes, ns + L1 x 100), srgan (srgan-photos at
-scale 4, 96 px crops, with train.pretrain_steps=0 so every step is adversarial: L1 content +
-1e-3 ns + D feature matching), srresnet (the same with train.pretrain_steps=1e9: every step
-is content pre-training, L1 on G alone) and cyclegan (cyclegan-digits: mnist5k <-> digits at
-16 px, two ResNet Gs, two instance-norm PatchGANs, lsgan, image pool 50, cycle 10, identity
-0.5). Their plain loops make G's inputs with gankit's data functions, as the others call
-gankit's augmentation: the holes with `gankit.data.masks.mixed_masks`, the low-res inputs
-with `gankit.data.corrupt.sr_degrade`, the image pool with
+shipped photos with mixed rectangle/stroke holes pre-filled by a harmonic fill, ns + L1 x
+100), srgan (srgan-photos at scale 4, 96 px crops, with train.pretrain_steps=0 so every step
+is adversarial: L1 content + 1e-3 ns + D feature matching), srresnet (the same with
+train.pretrain_steps=1e9: every step is content pre-training, L1 on G alone) and cyclegan
+(cyclegan-digits: mnist5k <-> digits at 16 px, two ResNet Gs, two instance-norm PatchGANs,
+lsgan, image pool 50, cycle 10, identity 0.5). Their plain loops make G's inputs with
+gankit's data functions, as the others call gankit's augmentation: the holes with
+`gankit.data.masks.mixed_masks` and their pre-fill with `gankit.data.corrupt.harmonic_fill`,
+the low-res inputs with `gankit.data.corrupt.sr_degrade`, the image pool with
 `gankit.families.cyclegan.pool_query`; everything else (compositing, the D pairs, losses,
 linear lr decay of srgan/cyclegan) is written out by hand.
 
@@ -73,7 +74,7 @@ from torch.utils.flop_counter import flop_registry
 from gankit import config, data
 from gankit.augment import ada_augment, diff_augment
 from gankit.data.base import SequenceData, to_unit_range
-from gankit.data.corrupt import sr_degrade
+from gankit.data.corrupt import harmonic_fill, sr_degrade
 from gankit.data.masks import mixed_masks
 from gankit.data.pairs import UnpairedData
 from gankit.data.photos import CropData
@@ -524,9 +525,10 @@ def plain_sequence(cfg, ds, specs, r: Rng):
 
 def plain_pix2pix(cfg, ds, specs, r: Rng):
     """pix2pix inpainting: holes m (1 = hole) from gankit.data.masks.mixed_masks; U-Net G on
-    [x (1 - m) | m], its output composited into the holes only; PatchGAN D on [G's input |
-    image], real x against the output; ns on every patch logit; G: adv_weight x ns +
-    l1_weight x L1(output, x)."""
+    [x (1 - m) | m], or with model.prefill on [f | m], f = gankit.data.corrupt.harmonic_fill
+    (x, m); G's output (with prefill: f + output, clamped to [-1, 1]) in the holes only, x's
+    known pixels exactly; PatchGAN D on [G's input | image], real x against the output; ns
+    on every patch logit; G: adv_weight x ns + l1_weight x L1(output, x)."""
     n = _nets(cfg, specs)
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
@@ -534,11 +536,15 @@ def plain_pix2pix(cfg, ds, specs, r: Rng):
     assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and cfg.data.pairs == "inpaint"
     assert cfg.train.pretrain_steps == 0 and reg.adv_weight > 0 and reg.content == "l1"
 
+    prefill = cfg.model.prefill
+
     def step():
         x, _ = r.batch()
         m = mixed_masks(bs, x.shape[2], x.shape[3], gen, kind)
-        inp = torch.cat([x * (1 - m), m], 1)
-        out = torch.where(m == 0, x, g(inp))
+        base = harmonic_fill(x, m) if prefill else x * (1 - m)
+        inp = torch.cat([base, m], 1)
+        fill = (base + g(inp)).clamp(-1, 1) if prefill else g(inp)
+        out = torch.where(m == 0, x, fill)
         d.zero_grad()
         out_r, out_f = d(torch.cat([inp, x], 1)), d(torch.cat([inp, out.detach()], 1))
         loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
@@ -682,7 +688,7 @@ INPAINT_PHOTOS = {  # presets/inpaint-photos.yaml
     "seed": 0, "loss": "ns",
     "data": {"name": "photos", "resolution": 64, "pairs": "inpaint", "masks": "mixed"},
     "model": {"family": "image2image", "g_width": 32, "d_width": 32, "d_norm": "batch",
-              "dropout": 0.5},
+              "dropout": 0.5, "prefill": True},
     "reg": {"l1_weight": 100.0, "adv_weight": 1.0},
     "optim": {"g_lr": 2e-4, "d_lr": 2e-4},
     "train": {"steps": 4000, "batch_size": 16, "ema_beta": 0.999, "precision": "fp32"}}
@@ -766,8 +772,10 @@ CASES: dict[str, Case] = {
                      "hold the same number)"),
     # The image-to-image families, on their presets (batch 16)
     "pix2pix": Case(INPAINT_PHOTOS, plain_pix2pix, "inpaint-photos: U-Net G on 64 px crops "
-                    "with mixed holes, BN PatchGAN D on (input, output), ns + L1 x 100", 10,
-                    "holes by gankit.data.masks.mixed_masks on both; --check runs gankit NCHW "
+                    "with mixed holes pre-filled, BN PatchGAN D on (input, output), ns + L1 x "
+                    "100", 10,
+                    "holes by gankit.data.masks.mixed_masks and their pre-fill by gankit.data."
+                    "corrupt.harmonic_fill on both; --check runs gankit NCHW "
                     "(train.channels_last=false): dropout draws its mask from torch's global "
                     "RNG in memory order, so the same stream drops other units of a "
                     "channels_last tensor (with model.dropout=0 channels_last matches too)",
@@ -991,7 +999,7 @@ def main() -> None:
                       "Adam, NCHW, D not frozen, no EMA, last D update's fake reused by G; "
                       "augmentation by gankit.augment's functions, packing by reshape, lazy R1 "
                       "by hand (sequence); image-to-image inputs by gankit.data.masks."
-                      "mixed_masks / gankit.data.corrupt.sr_degrade, cyclegan's image pool by "
+                      "mixed_masks + gankit.data.corrupt.harmonic_fill / sr_degrade, cyclegan's image pool by "
                       "gankit.families.cyclegan.pool_query, linear lr decay by hand",
         "rows": rows}, indent=2))
 

@@ -188,7 +188,7 @@ BAD = [
     (["model.cont_codes=2"], "model.cont_codes", "model.family"),
     (["model.family=bigan", "data.name=ring8", "model.arch=mlp"], "model.family=bigan",
      "data.name"),
-    (["model.family=gan"], "model.family", "allowed: bigan, conditional, infogan"),
+    (["model.family=gan"], "model.family", "allowed: bigan, conditional, cyclegan, image2image, infogan"),
     (["model.cat_codes=[1]"], "model.cat_codes", ">= 2"),
     (["reg.ms_weight=1"], "reg.ms_weight", "model.family=conditional"),
     (["model.d_cond=acgan"], "model.d_cond=acgan", "model.family"),

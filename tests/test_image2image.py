@@ -337,3 +337,43 @@ def test_masks_of_the_image_size_only(tmp_path):
     _save(tmp_path / "m.png", np.zeros((10, 12), np.uint8))
     with pytest.raises(GankitError, match="12x10"):
         masks.load_mask(tmp_path / "m.png", (11, 12))
+
+
+def test_harmonic_fill_reproduces_a_linear_ramp_and_keeps_known_pixels():
+    ramp = torch.linspace(-1, 1, 32).view(1, 1, 1, 32).expand(2, 3, 32, 32).contiguous()
+    hole = masks.rect_masks(2, 32, 32, torch.Generator().manual_seed(0))
+    filled = corrupt.harmonic_fill(ramp, hole, iters=200)
+    known = hole.expand_as(ramp) == 0
+    assert torch.equal(filled[known], ramp[known])
+    assert float((filled - ramp).abs().max()) < 0.02  # a ramp is harmonic: the fill finds it
+    assert float((corrupt.inpaint_input(ramp, hole, False)[:, :3] - ramp).abs().max()) > 0.5
+
+
+def test_prefill_g_adds_a_residual_to_the_fill_and_keeps_known_pixels():
+    cfg, ds, fam, nets = _family([*PIX2PIX, "model.prefill=true"])
+    nets["g"].eval()  # no dropout: the same G output twice
+    batch = _batch(ds)
+    fake = fam.fake(nets, batch, torch.Generator().manual_seed(0))
+    hole = fake.mask.expand_as(batch.x) > 0
+    assert torch.equal(fake.x[~hole], batch.x[~hole])
+    base = corrupt.harmonic_fill(batch.x, fake.mask)
+    assert torch.equal(fake.z[:, :3], base)
+    residual = nets["g"](fake.z)
+    assert torch.allclose(fake.x[hole], (base + residual).clamp(-1, 1)[hole], atol=1e-6)
+    with pytest.raises(GankitError, match="model.prefill"):
+        from gankit import checks
+
+        checks.check(config.build(None, ["model.prefill=true"]))
+
+
+def test_log_means_skip_terms_absent_at_some_steps():
+    from pathlib import Path
+
+    from gankit.train.distributed import DistInfo
+    from gankit.train.hooks import Hooks
+
+    hooks = Hooks.__new__(Hooks)
+    hooks.info, hooks.run_dir = DistInfo(), Path("run")
+    hooks.pending = [(1, {"g_content": torch.tensor(1.0)}),
+                     (2, {"g_content": torch.tensor(3.0), "d_real": torch.tensor(0.5)})]
+    assert hooks._check_finite() == pytest.approx({"g_content": 2.0, "d_real": 0.5})

@@ -151,9 +151,8 @@ class Hooks:
             raise TrainingDiverged(f"{where}; training stopped. The last checkpoint in "
                                    f"{self.run_dir / 'checkpoints'} is untouched: resume from it "
                                    "with a lower learning rate, R1/GP or another loss")
-        counted = torch.isfinite(table) & present
-        sums = torch.where(counted, table, 0).sum(0)
-        means = dict(zip(names, (sums / counted.sum(0).clamp_min(1)).tolist()))
+        sums = torch.where(torch.isfinite(table) & present, table, 0).sum(0)
+        means = dict(zip(names, (sums / present.sum(0).clamp_min(1)).tolist()))
         self.pending.clear()
         return means
 
