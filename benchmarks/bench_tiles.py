@@ -19,13 +19,22 @@ torch, the net, the uint8 input): the memory the inference itself used beyond it
 which is what tiling should keep flat. Untiled inference (tile=0: the whole image through the
 net at once) runs up to `--untiled-max` px; past it the run is skipped and the activation
 memory it would need is extrapolated (x4 per doubling of the side) from the largest untiled
-run.
+run. The `stub` mode runs the same tiled pipeline with a stand-in net that only upsamples
+(nearest, x2: no activations to speak of, no compute), which separates the memory of the
+pipeline's own full-size arithmetic (blending, normalising, conversion to uint8) from the
+net's; it takes seconds.
 
-On a busy machine run it with OMP_WAIT_POLICY=PASSIVE and 1 thread (the default); about 3-4
-minutes at 1 thread on a quiet core with the default sizes, most of it the 4,096 px run.
+On a busy machine run it with OMP_WAIT_POLICY=PASSIVE and 1 thread (the default). The
+default sizes take about 14 minutes at 1 thread on the 2-core AVX2 machine of RESULTS.md
+(the 4,096 px tiled run alone 8, the untiled 1,024 px one 2.5: the pipeline runs the net in
+NCHW, where the SRResNet's last conv, 9x9 to 3 channels, runs 5-30x slower than in
+channels_last); `--sizes 512,1024,2048 --untiled-max 512` takes about 3.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py --sizes 512,1024 --untiled-max 1024
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py --sizes 512,1024,2048 \
+        --untiled-max 512
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py --modes stub \
+        --json benchmarks/results/bench_tiles-stub.json
 """
 
 from __future__ import annotations
@@ -41,11 +50,13 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 SCALE, WIDTH, BLOCKS = 2, 32, 8  # srgan-photos' G (width 32, 8 blocks) at scale 2
 WARMUP = 256  # px: the warm-up image (one tile)
 MB = 1024 * 1024
+MODES = ("tiled", "untiled", "stub")
 
 
 def rss_peak_mb() -> float:
@@ -64,15 +75,26 @@ class Counting(nn.Module):
         return self.net(x)
 
 
+class NearestStub(nn.Module):
+    """A stand-in net for the `stub` mode: nearest-neighbour upsampling by SCALE."""
+
+    multiple = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=SCALE, mode="nearest")
+
+
 def child(mode: str, size: int, threads: int) -> dict:
     """One upscale of a size x size image in this process: tiled (the pipeline's default
-    tile for superres) or untiled (tile=0)."""
+    tile for superres), untiled (tile=0), or stub (tiled, with NearestStub as the net)."""
     from gankit.nets.image2image import SRResNetGenerator
     from gankit.pipelines.restore import OVERLAP, TILE, ImagePipeline
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = Counting(SRResNetGenerator(3, SCALE, width=WIDTH, blocks=BLOCKS)).eval()
+    inner = NearestStub() if mode == "stub" else SRResNetGenerator(3, SCALE, width=WIDTH,
+                                                                    blocks=BLOCKS)
+    net = Counting(inner).eval()
     image_rec = {"task": "superres", "in_channels": 3, "out_channels": 3, "scale": SCALE,
                  "resolution": 96}
     pipe = ImagePipeline(net, None, image_rec, "superres", torch.device("cpu"))
@@ -83,7 +105,7 @@ def child(mode: str, size: int, threads: int) -> dict:
                  tile=0)
     rss_warm = rss_peak_mb()
     net.calls = 0
-    tile = None if mode == "tiled" else 0  # None: the pipeline's default (TILE["superres"])
+    tile = 0 if mode == "untiled" else None  # None: the pipeline's default (TILE["superres"])
     t, c = time.perf_counter(), time.process_time()
     out = pipe.upscale(image, tile=tile)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
@@ -93,8 +115,8 @@ def child(mode: str, size: int, threads: int) -> dict:
     buffers = (4 * n_in + 4 * n_out + n_out) / MB  # input float32, output float32 + uint8
     mp_out = (size * SCALE) ** 2 / 1e6
     return {"mode": mode, "size": size, "out_size": size * SCALE,
-            "tile": TILE["superres"] if mode == "tiled" else 0,
-            "overlap": OVERLAP if mode == "tiled" else 0, "net_calls": net.calls,
+            "tile": 0 if mode == "untiled" else TILE["superres"],
+            "overlap": 0 if mode == "untiled" else OVERLAP, "net_calls": net.calls,
             "wall_s": wall, "cpu_s": cpu, "out_mp": mp_out, "out_mp_per_s": mp_out / wall,
             "out_mp_per_cpu_s": mp_out / cpu, "peak_rss_mb": peak, "rss_base_mb": rss_base,
             "rss_after_warmup_mb": rss_warm, "buffers_mb": buffers,
@@ -127,6 +149,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="512,1024,2048,4096",
                     help="comma-separated input sides in px (square RGB images)")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help=f"comma-separated, from: {', '.join(MODES)} (stub: the tiled pipeline "
+                         "with a nearest-upsampling stand-in net, its own memory)")
     ap.add_argument("--untiled-max", type=int, default=1024,
                     help="largest side also run untiled (tile=0); larger ones are skipped")
     ap.add_argument("--threads", type=int, default=1)
@@ -137,10 +162,13 @@ def main() -> None:
         print(json.dumps(child(args.child[0], int(args.child[1]), args.threads)))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if set(modes) - set(MODES):
+        ap.error(f"unknown modes {sorted(set(modes) - set(MODES))}; choose from {MODES}")
     load0, omp = list(os.getloadavg()), os.environ.get("OMP_WAIT_POLICY")
     rows, skipped, t0 = [], [], time.perf_counter()
     for size in sizes:
-        for mode in ("tiled", "untiled"):
+        for mode in [m for m in MODES if m in modes]:
             if mode == "untiled" and size > args.untiled_max:
                 skipped.append({"size": size, "why": ""})
                 continue

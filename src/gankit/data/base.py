@@ -106,8 +106,12 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return x.float()
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float images in [-1, 1] -> uint8 in [0, 255] (rounded, clamped)."""
+def to_uint8(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """float images in [-1, 1] -> uint8 in [0, 255] (rounded, clamped). inplace=True reuses
+    x's float32 memory for the arithmetic (x is overwritten): one full-size copy less on
+    very large images."""
+    if inplace and x.dtype == torch.float32:
+        return x.detach().clamp_(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 

@@ -81,8 +81,9 @@ class ImagePipeline:
         """net on x (1, C, H, W) in [-1, 1]: whole, or tiled past `tile` px."""
         mult = getattr(net, "multiple", 1)
 
-        def fn(t: torch.Tensor) -> torch.Tensor:
-            return net(t.to(self.device)).float()
+        def fn(t: torch.Tensor) -> torch.Tensor:  # channels_last: 2-5x faster convs on CPU
+            t = t.to(self.device).contiguous(memory_format=torch.channels_last)
+            return net(t).float()
 
         tile = TILE.get(self.family, TILE["default"]) if tile is None else tile
         if tile and max(x.shape[-2:]) > tile:
@@ -112,7 +113,7 @@ class ImagePipeline:
         """uint8 (C, h, w) -> uint8 (C, h * scale, w * scale)."""
         self.check_upscale(scale)
         check_side(image, name)
-        return to_uint8(self.run(self.g, to_unit_range(image[None]), tile))[0]
+        return to_uint8(self.run(self.g, to_unit_range(image[None]), tile), inplace=True)[0]
 
     def translate(self, image: torch.Tensor, direction: str = "a2b", tile: int | None = None,
                   name: str = "the image") -> torch.Tensor:
@@ -120,7 +121,7 @@ class ImagePipeline:
         self.check_translate(direction)
         check_side(image, name)
         net = self.g_ba if direction == "b2a" else self.g
-        return to_uint8(self.run(net, to_unit_range(image[None]), tile))[0]
+        return to_uint8(self.run(net, to_unit_range(image[None]), tile), inplace=True)[0]
 
 
 def suggest(task: str) -> str:
@@ -152,7 +153,7 @@ def load_image_model(path: str | Path, device: str = "cpu", ema: bool = True) ->
             if name in ckpt["specs"]:
                 net = build_net(ckpt["specs"][name])
                 net.load_state_dict(ckpt["state"][group][name])
-                nets[name] = net.to(dev).eval()
+                nets[name] = net.to(dev).to(memory_format=torch.channels_last).eval()
     except (KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise GankitError(f"checkpoint {path} does not match its recorded model: {first}") from None

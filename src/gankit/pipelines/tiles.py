@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from gankit.errors import GankitError
 
+NORM_ROWS = 256  # output rows normalised at a time
 ImageFn = Callable[[torch.Tensor], torch.Tensor]  # (N, C, h, w) -> (N, C', h*s, w*s)
 
 
@@ -126,5 +127,6 @@ def tiled(fn: ImageFn, x: torch.Tensor, tile: int, overlap: int, scale: int = 1,
         for o, win in zip(starts, wins):
             total[o * scale : (o + t) * scale] += win
     assert out is not None
-    out = out / (norm[0][:, None] * norm[1][None, :])
+    for r in range(0, out.shape[-2], NORM_ROWS):  # in place, by row bands: no full-size temporary
+        out[..., r : r + NORM_ROWS, :].div_(norm[0][r : r + NORM_ROWS, None] * norm[1][None, :])
     return out[..., : h * scale, : w * scale]
