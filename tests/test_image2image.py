@@ -377,3 +377,27 @@ def test_log_means_skip_terms_absent_at_some_steps():
     hooks.pending = [(1, {"g_content": torch.tensor(1.0)}),
                      (2, {"g_content": torch.tensor(3.0), "d_real": torch.tensor(0.5)})]
     assert hooks._check_finite() == pytest.approx({"g_content": 2.0, "d_real": 0.5})
+
+
+def test_a_folder_of_large_images_trains_as_random_crops(tmp_path):
+    rng = np.random.default_rng(3)
+    for i, size in enumerate([(70, 90), (64, 120)]):
+        _save(tmp_path / f"{i}.png", rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+    cfg = config.build(None, [f"data.name=folder:{tmp_path}", "data.crops=true",
+                              "data.resolution=32"])
+    ds = data_mod.load(cfg.data)
+    assert isinstance(ds, CropData) and ds.shape == (3, 32, 32) and len(ds.images) == 2
+    assert {tuple(im.shape[1:]) for im in ds.images} == {(70, 90), (64, 120)}
+    with pytest.raises(GankitError, match="data.crops=true takes random crops"):
+        data_mod.load(config.build(None, ["data.crops=true"]).data)
+
+
+def test_image2image_trains_on_aligned_pair_folders(tmp_path):
+    _write_pairs(tmp_path, [f"im{i}" for i in range(6)], size=(32, 32))
+    run = train(config.build(None, ["model.family=image2image",
+                                    f"data.name=pairs:{tmp_path}/A,{tmp_path}/B",
+                                    *COMMON]), out=tmp_path / "run")
+    pipe = load_image_model(run)
+    assert pipe.task == "pairs" and pipe.input_channels() == 3
+    out = pipe.translate(torch.zeros(3, 32, 32, dtype=torch.uint8))
+    assert out.shape == (3, 32, 32) and out.dtype == torch.uint8

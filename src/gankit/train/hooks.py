@@ -57,7 +57,11 @@ BN_PAIRS = 256  # real images whose G inputs set an image-to-image EMA G's batch
 
 
 def fixed_images(data: Dataset, n: int, seed: int) -> torch.Tensor:
-    """n real samples in [-1, 1], always the same (their own seed; no training stream)."""
+    """n real samples in [-1, 1] (fewer if the data set is smaller), always the same (their
+    own seed; no training stream)."""
+    for part in getattr(data, "a", None), getattr(data, "b", None), data:
+        if isinstance(part, TensorData):
+            n = min(n, len(part))
     return to_unit_range(make_sampler(data, n, seed).next()[0])
 
 
