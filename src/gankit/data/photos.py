@@ -81,14 +81,13 @@ class CropData:
         return (self.images[0].shape[0], self.crop, self.crop)
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, None]:
-        """n crops, uniform over every crop position of every image (big images give more):
-        3 draws per crop whatever the images, so the stream resumes exactly."""
+        """n crops: an image drawn uniformly (each image equally often, so one very large
+        image does not make most of the crops), then a uniform position in it. 3 draws per
+        crop whatever the images, so the stream resumes exactly."""
         u = torch.rand(n, 3, generator=generator, dtype=torch.float64)
         spans = torch.tensor([[im.shape[1] - self.crop + 1, im.shape[2] - self.crop + 1]
                               for im in self.images], dtype=torch.float64)
-        weight = spans.prod(1)
-        which = torch.searchsorted(torch.cumsum(weight / weight.sum(), 0), u[:, 0].contiguous()).clamp_max(
-            len(self.images) - 1)
+        which = (u[:, 0] * len(self.images)).long().clamp_max(len(self.images) - 1)
         top = (u[:, 1] * spans[which, 0]).long()
         left = (u[:, 2] * spans[which, 1]).long()
         out = torch.stack([self.images[int(k)][:, t:t + self.crop, s:s + self.crop]
