@@ -179,7 +179,7 @@ def eval_translate(run: Path, n: int = 1000) -> dict:
     real = {"a": ds.a.x, "b": ds.b.x}
     # the domain judge: half of each set to train, the other half to test
     halves = {k: (p[: len(p) // 2], p[len(p) // 2:]) for k, p in pick.items()}
-    feats = lambda x: x.reshape(len(x), -1).float().numpy() / 255  # noqa: E731
+    feats = lambda x: x.reshape(len(x), -1).float().numpy() / 255
     xtr = np.concatenate([feats(real[k][halves[k][0]]) for k in "ab"])
     ytr = np.concatenate([np.full(len(halves[k][0]), k == "b") for k in "ab"])
     judge = LogisticRegression(max_iter=2000).fit(xtr, ytr)

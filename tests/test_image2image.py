@@ -140,7 +140,7 @@ def test_blur_keeps_a_constant_image_and_grey_is_bt601_luma():
 
 
 def test_pix2pix_keeps_known_pixels_and_terms_match_a_hand_computation():
-    cfg, ds, fam, nets = _family(PIX2PIX)
+    _cfg, ds, fam, nets = _family(PIX2PIX)
     batch = _batch(ds)
     fake = fam.fake(nets, batch, torch.Generator().manual_seed(0))
     hole = fake.mask
@@ -159,7 +159,7 @@ def test_pix2pix_keeps_known_pixels_and_terms_match_a_hand_computation():
 
 
 def test_srgan_terms_match_a_hand_computation():
-    cfg, ds, fam, nets = _family(SRGAN)
+    _cfg, ds, fam, nets = _family(SRGAN)
     batch = _batch(ds)
     fake = fam.fake(nets, batch, torch.Generator().manual_seed(0))
     assert fake.z.shape == (4, 3, 8, 8) and fake.x.shape == (4, 3, 24, 24)
@@ -173,7 +173,7 @@ def test_srgan_terms_match_a_hand_computation():
 
 
 def test_cyclegan_terms_match_a_hand_computation():
-    cfg, ds, fam, nets = _family(CYCLE + ["reg.pool_size=0"])
+    _cfg, ds, fam, nets = _family(CYCLE + ["reg.pool_size=0"])
     batch = _batch(ds)
     fake = fam.fake(nets, batch, torch.Generator())
     a, b = split_parts(batch.x, (1, 1))
@@ -350,7 +350,7 @@ def test_harmonic_fill_reproduces_a_linear_ramp_and_keeps_known_pixels():
 
 
 def test_prefill_g_adds_a_residual_to_the_fill_and_keeps_known_pixels():
-    cfg, ds, fam, nets = _family([*PIX2PIX, "model.prefill=true"])
+    _cfg, ds, fam, nets = _family([*PIX2PIX, "model.prefill=true"])
     nets["g"].eval()  # no dropout: the same G output twice
     batch = _batch(ds)
     fake = fam.fake(nets, batch, torch.Generator().manual_seed(0))

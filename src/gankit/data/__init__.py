@@ -9,11 +9,11 @@ into an endless, seeded, resumable stream of batches.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from gankit.config import DataConfig
-import dataclasses
-
 from gankit.data import moving  # noqa: F401  (registers moving-mnist in DATASETS)
 from gankit.data.base import (
     Dataset,
