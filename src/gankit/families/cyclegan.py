@@ -28,6 +28,8 @@ from gankit.families.base import Batch, DataInfo, Nets, PhaseCtx
 from gankit.families.image2image import PairFake, PairFamily, patch_logits
 from gankit.nets import NetSpec
 
+SMALL_IMAGES = 64  # px: below it the translators downsample once, not twice (a 16 px digit
+#                   through two would leave G a 4x4 bottleneck free to redraw the whole digit)
 POOL_SWAP = 0.5  # chance that a fake is swapped for a pooled one once the pool is full
 
 
@@ -96,9 +98,12 @@ class CycleGAN(PairFamily):
         m = self.cfg.model
         ca, cb = self.parts
 
+        downs = 2 if self.data.shape[1] >= SMALL_IMAGES else 1
+
         def g(cin: int, cout: int) -> NetSpec:
             return {"name": "translator-g", "kwargs": {"in_channels": cin, "out_channels": cout,
-                                                       "width": m.g_width, "blocks": m.blocks}}
+                                                       "width": m.g_width, "blocks": m.blocks,
+                                                       "downs": downs}}
 
         return {"g": g(ca, cb), "g_ba": g(cb, ca), "d": self.patch_d(cb),
                 "d_a": self.patch_d(ca)}
