@@ -25,10 +25,10 @@ pipeline's own full-size arithmetic (blending, normalising, conversion to uint8)
 net's; it takes seconds.
 
 On a busy machine run it with OMP_WAIT_POLICY=PASSIVE and 1 thread (the default). The
-default sizes take about 14 minutes at 1 thread on the 2-core AVX2 machine of RESULTS.md
-(the 4,096 px tiled run alone 8, the untiled 1,024 px one 2.5: the pipeline runs the net in
-NCHW, where the SRResNet's last conv, 9x9 to 3 channels, runs 5-30x slower than in
-channels_last); `--sizes 512,1024,2048 --untiled-max 512` takes about 3.
+default sizes took about 14 minutes at 1 thread on the 2-core AVX2 machine of RESULTS.md
+while the pipeline ran the net in NCHW (the SRResNet's last conv, 9x9 to 3 channels, runs
+5-30x slower there); it now runs channels_last, about 2x faster; `--sizes 512,1024,2048
+--untiled-max 512` takes a few minutes.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py
     OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_tiles.py --sizes 512,1024,2048 \

@@ -237,6 +237,9 @@ def test_bad_image_to_image_configs_name_their_keys():
         ([*PIX2PIX, "aug.kind=diffaug"], "aug.kind"),
         (["model.family=image2image", "data.name=photos", "data.resolution=48",
           "data.pairs=blur"], "power of two"),
+        ([*PIX2PIX, "train.eval_every=2"], "train.eval_every=2"),
+        ([*SRGAN, "reg.adv_weight=0"], "reg.fm_weight > 0 with reg.adv_weight=0"),
+        ([*CYCLE, "data.resolution=15"], "multiple of 2"),
     ]
     from gankit import checks
 
@@ -326,6 +329,7 @@ def test_tools_refuse_bad_input_in_one_line(runs, tmp_path, capsys):
         (("translate", runs["sr"], "--image", img), "use gankit upscale"),
         (("translate", runs["cycle"], "--image", img, "--direction", "up"), "choose a2b or b2a"),
         (("sample", runs["sr"], "--out", tmp_path / "s.png"), "use gankit upscale"),
+        (("translate", runs["cycle"], "--image", img, "--tile", "64"), "instance norm"),
     ]
     for args, needle in cases:
         extra = () if args[0] == "sample" else ("--out", tmp_path / "o.png")
@@ -401,3 +405,26 @@ def test_image2image_trains_on_aligned_pair_folders(tmp_path):
     assert pipe.task == "pairs" and pipe.input_channels() == 3
     out = pipe.translate(torch.zeros(3, 32, 32, dtype=torch.uint8))
     assert out.shape == (3, 32, 32) and out.dtype == torch.uint8
+
+
+def test_outputs_never_replace_inputs(runs, tmp_path, capsys):
+    img = _save(tmp_path / "x.png", np.zeros((20, 24, 3), np.uint8))
+    mask = _save(tmp_path / "m.png", np.zeros((20, 24), np.uint8))
+    before = mask.read_bytes()
+    assert_user_error(cli(capsys, "inpaint", runs["inpaint"], "--image", img, "--mask", mask,
+                          "--out", mask), "is the mask")
+    assert mask.read_bytes() == before
+    src = tmp_path / "in"
+    src.mkdir()
+    _save(src / "a.png", np.zeros((16, 16), np.uint8))
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(src / "a.jpg")
+    assert_user_error(cli(capsys, "translate", runs["cycle"], "--image", src, "--out",
+                          tmp_path / "out"), "would both be written")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pairs_refuse_skipping_unreadable_images(tmp_path):
+    _write_pairs(tmp_path, ["a", "b"])
+    with pytest.raises(GankitError, match="would shift every later pair"):
+        data_mod.load(config.build(None, [f"data.name=pairs:{tmp_path}/A,{tmp_path}/B",
+                                          "data.skip_bad=true"]).data)

@@ -272,11 +272,13 @@ def _inpaint(args: argparse.Namespace) -> None:
     from gankit.pipelines.restore import load_image_model
 
     out = _image_out(args)
+    if out.expanduser().resolve() == Path(args.mask).expanduser().resolve():
+        raise GankitError(f"--out {out} is the mask; choose another name")
     pipe = load_image_model(args.run, device=args.device, ema=not args.no_ema)
     pipe.require("inpaint", ("inpaint",), "a model trained with data.pairs=inpaint")
     image = read_image(args.image, pipe.input_channels())
     mask = load_mask(args.mask, tuple(image.shape[-2:]))
-    _save_image(pipe.inpaint(image, mask, args.tile or 0, name=args.image), out)
+    _save_image(pipe.inpaint(image, mask, args.tile, name=args.image), out)
     print(f"wrote {out}: {image.shape[2]}x{image.shape[1]} px, {int(mask.sum())} hole pixel(s) "
           "filled, every other pixel kept")
 
@@ -311,6 +313,14 @@ def _translate(args: argparse.Namespace) -> None:
     pipe = load_image_model(args.run, device=args.device, ema=not args.no_ema)
     pipe.check_translate(args.direction)
     files = list_images(src)[0] if folder else [src]
+    if folder:  # a.jpg and a.png would both become a.png: refuse before writing anything
+        seen: dict[Path, Path] = {}
+        for f in files:
+            key = f.relative_to(src).with_suffix(".png")
+            if key in seen:
+                raise GankitError(f"{seen[key]} and {f} would both be written as {out / key}; "
+                                  "rename one")
+            seen[key] = f
     ch = pipe.input_channels(args.direction)
     for f in files:
         y = pipe.translate(read_image(f, ch), args.direction, args.tile, name=str(f))
@@ -614,7 +624,8 @@ def _add_image_tools(sub) -> None:
             " or folder of images" if cmd is tr else ""))
         cmd.add_argument("--out", required=True, help=helps)
         cmd.add_argument("--tile", type=_count, help="run tiles of N input px (bounded memory; "
-                         "default: upscale 256, others the whole image up to 1024 px)")
+                         "default: upscale 256, inpaint and translate the whole image up to "
+                         "1024 px; cyclegan always the whole image, its instance norm needs it)")
         cmd.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA")
         cmd.add_argument("--device", default="cpu")
         cmd.set_defaults(func=func)

@@ -59,6 +59,9 @@ def load_pairs(spec: str, resolution: int | None, channels: int | None, skip_bad
     """`A_DIR,B_DIR` -> aligned pairs matched by relative file name (extension ignored)."""
     from gankit.data.folder import list_images, load_folder
 
+    if skip_bad:
+        raise GankitError(f"data.skip_bad=true with data.name=pairs:{spec}: a skipped image "
+                          "would shift every later pair; fix or remove the unreadable file")
     dirs = spec.split(",")
     if len(dirs) != 2 or not all(dirs):
         raise GankitError(f"data.name=pairs:{spec}: give two folders, pairs:A_DIR,B_DIR")

@@ -86,6 +86,11 @@ class CycleGAN(PairFamily):
         if cfg.train.pretrain_steps:
             raise GankitError("train.pretrain_steps is for image2image and superres (content "
                               "pre-training); cyclegan has no paired content loss")
+        res = data.shape[1]
+        mult = 4 if res >= SMALL_IMAGES else 2
+        if res % mult or data.shape[2] % mult:
+            raise GankitError(f"data.resolution={res}: model.family=cyclegan needs a multiple of "
+                              f"{mult} (its translators downsample by {mult})")
         if cfg.model.g_sn:
             raise GankitError("model.g_sn=true with model.family=cyclegan: the ResNet "
                               "translators have no spectral norm; use model.d_sn")

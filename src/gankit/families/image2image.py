@@ -69,6 +69,14 @@ class PairFamily(Family):
             if on:
                 raise GankitError(f"{key} does not apply to model.family={cls.name} (G maps an "
                                   "image to an image; D scores patches of the pair)")
+        if cfg.train.eval_every:
+            raise GankitError(f"train.eval_every={cfg.train.eval_every} with model.family="
+                              f"{cls.name}: FID-style evaluation scores samples of G(z); "
+                              "measure image-to-image models with benchmarks/restoration.py "
+                              "(PSNR/SSIM) and set train.eval_every=0")
+        if cfg.reg.fm_weight > 0 and cfg.reg.adv_weight == 0:
+            raise GankitError("reg.fm_weight > 0 with reg.adv_weight=0: feature matching uses "
+                              "D's features, and D only trains when the adversarial term is on")
         if m.d_norm == "batch" and cfg.reg.gp_lambda > 0:
             raise GankitError("reg.gp_lambda > 0 with model.d_norm=batch: the gradient penalty "
                               "is per sample; set model.d_norm=instance or none")

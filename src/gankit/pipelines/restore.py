@@ -85,17 +85,21 @@ class ImagePipeline:
             t = t.to(self.device).contiguous(memory_format=torch.channels_last)
             return net(t).float()
 
-        tile = TILE.get(self.family, TILE["default"]) if tile is None else tile
+        whole_image = has_instance_norm(net)
+        if tile and whole_image:
+            raise GankitError(f"--tile {tile}: this model's instance norm uses statistics of the "
+                              "whole image, which tiles would change; run without --tile")
+        if tile is None:
+            tile = 0 if whole_image else TILE.get(self.family, TILE["default"])
         if tile and max(x.shape[-2:]) > tile:
-            tile = max(mult, tile // mult * mult)
-            overlap = min(OVERLAP, max(0, (tile - mult) // 2))
-            return tiled(fn, x, tile, overlap, self.scale, mult)
+            tile = -(-max(tile, mult + 2 * OVERLAP) // mult) * mult  # room for the overlap
+            return tiled(fn, x, tile, OVERLAP, self.scale, mult)
         return untiled(fn, x, mult, self.scale)
 
-    def inpaint(self, image: torch.Tensor, mask: torch.Tensor, tile: int | None = 0,
+    def inpaint(self, image: torch.Tensor, mask: torch.Tensor, tile: int | None = None,
                 name: str = "the image") -> torch.Tensor:
         """uint8 image (C, H, W) and mask (1, 1, H, W) or (H, W), 1 = hole -> uint8 (C, H, W)
-        with only the holes filled. tile 0 = the whole image at once (default)."""
+        with only the holes filled; tiled past `tile` px (None: 1024; 0: never)."""
         self.require("inpaint", ("inpaint",), "a model trained with data.pairs=inpaint")
         check_side(image, name)
         mask = mask.reshape(1, 1, *mask.shape[-2:]).float()
@@ -122,6 +126,10 @@ class ImagePipeline:
         check_side(image, name)
         net = self.g_ba if direction == "b2a" else self.g
         return to_uint8(self.run(net, to_unit_range(image[None]), tile), inplace=True)[0]
+
+
+def has_instance_norm(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.instancenorm._InstanceNorm) for m in net.modules())
 
 
 def suggest(task: str) -> str:

@@ -57,15 +57,20 @@ class TrainState:
     def rng_state(self) -> dict:
         """This rank's own state: random streams (latents, torch's global RNG, data order) and
         running statistics, which differ between ranks (each sees its own batch)."""
-        return {"z": self.z_gen.get_state(), "torch": torch.get_rng_state(),
-                "sampler": self.sampler.state_dict(),
-                "extra": {k: v.detach().cpu().clone() for k, v in self.extra.items()}}
+        state = {"z": self.z_gen.get_state(), "torch": torch.get_rng_state(),
+                 "sampler": self.sampler.state_dict(),
+                 "extra": {k: v.detach().cpu().clone() for k, v in self.extra.items()}}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state()  # dropout on the GPU draws from it
+        return state
 
     def load_rng_state(self, rng: dict) -> None:
         self.z_gen.set_state(rng["z"])
         torch.set_rng_state(rng["torch"])
         self.sampler.load_state_dict(rng["sampler"])
         self.extra = dict(rng.get("extra", {}))
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
 
     def state_dict(self, rng_ranks: list[dict] | None = None) -> dict:
         """Everything to continue exactly; `rng_ranks` holds every rank's streams under DDP."""
