@@ -124,7 +124,9 @@ def eval_inpaint(run: Path) -> tuple[dict, list]:
             crop = photo[:, tops[i]:tops[i] + CROP, lefts[i]:lefts[i] + CROP]
             for kind, m in kinds.items():
                 hole = m[i, 0]
+                x = to_unit_range(crop[None])
                 preds = {"biharmonic": _biharmonic(crop, hole),
+                         "harmonic": to_uint8(corrupt.harmonic_fill(x, hole[None, None]))[0],
                          "gankit": pipe.inpaint(crop, hole)}
                 for method, pred in preds.items():
                     s = scores.setdefault((kind, method), [])
