@@ -52,14 +52,16 @@ def check_arch(cfg: Config) -> None:
                               ("model.g_cond=cbn", m.g_cond == "cbn", "conditional"),
                               ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan|cyclegan"),
                               ("data.pairs", cfg.data.pairs != "none", "image2image"),
-                              ("model.prefill", m.prefill and cfg.data.pairs != "inpaint",
-                               "image2image with data.pairs=inpaint"),
                               ("data.name_b", cfg.data.name_b is not None, "cyclegan"),
                               ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
                               ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
                                "image2image|superres")]:
-        if used and (m.family not in family.split("|") or " " in family):
+        if used and m.family not in family.split("|"):
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
+    if m.prefill and cfg.data.pairs != "inpaint":
+        raise GankitError(f"model.prefill=true pre-fills inpainting holes: it needs "
+                          f"data.pairs=inpaint (model.family=image2image); data.pairs is "
+                          f"{cfg.data.pairs}")
     from gankit.families import FAMILIES
 
     if m.d_frames != 1 and m.family != "sequence":

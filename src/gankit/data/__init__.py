@@ -73,7 +73,7 @@ def load(cfg: DataConfig) -> Dataset:
         raise GankitError(f"data.flip=true on {cfg.name}: {MIRROR_WRONG[cfg.name]}; set "
                           "data.allow_flip=true to flip anyway")
     if cfg.name_b is not None:
-        return _two_domains(cfg, lambda c: load(c))
+        return _two_domains(cfg, load)
     data = load_all(cfg)
     if cfg.holdout:
         data = _subset(data, _split(cfg, data)[1])

@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from gankit.data.masks import apply_mask
+
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as data.channels=1 converts RGB
 BLUR_SIGMA = 2.0  # data.pairs=blur: Gaussian blur of this sigma (px)
 DOWNSCALE = 4  # data.pairs=downscale: bicubic down by this factor and back up
@@ -131,7 +133,7 @@ def harmonic_fill(x: torch.Tensor, hole: torch.Tensor, iters: int = HARMONIC_ITE
 def inpaint_input(x: torch.Tensor, hole: torch.Tensor, prefill: bool) -> torch.Tensor:
     """G's input for inpainting: the image with its holes emptied (0, mid-grey) or
     pre-filled by `harmonic_fill`, and the hole mask as one more channel."""
-    base = harmonic_fill(x, hole) if prefill else x * (1.0 - hole)
+    base = harmonic_fill(x, hole) if prefill else apply_mask(x, hole)
     return torch.cat([base, hole], 1)
 
 

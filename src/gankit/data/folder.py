@@ -40,13 +40,22 @@ def list_images(root: Path) -> tuple[list[Path], list[str]]:
     return files, classes
 
 
+GREY_MODES = ("L", "1", "I", "I;16", "F", "LA")  # Pillow modes without colour
+
+
+def convert_mode(img: Image.Image, mode: str) -> Image.Image:
+    """A loaded image in `mode` (RGB or L); palette, alpha and wide modes go through RGBA
+    (transparency over black) or L first."""
+    if img.mode in ("P", "PA", "LA", "RGBA", "I", "I;16", "F", "CMYK", "YCbCr", "1"):
+        img = img.convert("RGBA").convert("RGB") if mode == "RGB" else img.convert("L")
+    return img.convert(mode)
+
+
 def _decode(path: Path, mode: str, size: int) -> np.ndarray:
     """One image -> uint8 (H, W, C) with the short side scaled to `size` and centre-cropped."""
     with Image.open(path) as img:
         img.load()
-        if img.mode in ("P", "PA", "LA", "RGBA", "I", "I;16", "F", "CMYK", "YCbCr", "1"):
-            img = img.convert("RGBA").convert("RGB") if mode == "RGB" else img.convert("L")
-        img = img.convert(mode)
+        img = convert_mode(img, mode)
         w, h = img.size
         scale = size / min(w, h)
         nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -66,7 +75,7 @@ def _probe(files: list[Path], skip_bad: bool) -> tuple[int, int, list[Path], lis
         try:
             with Image.open(path) as img:
                 sizes.append(min(img.size))
-                colour |= img.mode not in ("L", "1", "I", "I;16", "F", "LA")
+                colour |= img.mode not in GREY_MODES
             good.append(path)
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             if not skip_bad:

@@ -45,15 +45,14 @@ def _package_dir(package: str) -> Path:
 def read_image(path: str | Path, channels: int | None = None) -> torch.Tensor:
     """One image file at full size -> uint8 (C, H, W): grey (1) or RGB (3); a GankitError
     naming the file when it is not a readable image."""
+    from gankit.data.folder import GREY_MODES, convert_mode
+
     try:
         with Image.open(path) as img:
             img.load()
-            mode = img.mode
             if channels is None:
-                channels = 1 if mode in ("L", "1", "I", "I;16", "F", "LA") else 3
-            if mode in ("P", "PA", "LA", "RGBA", "CMYK", "YCbCr", "1", "I", "I;16", "F"):
-                img = img.convert("RGBA").convert("RGB") if channels == 3 else img.convert("L")
-            arr = np.array(img.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
+                channels = 1 if img.mode in GREY_MODES else 3
+            arr = np.array(convert_mode(img, "RGB" if channels == 3 else "L"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise GankitError(f"{path}: not a readable image ({type(exc).__name__}: {exc})") from None
     arr = arr[:, :, None] if arr.ndim == 2 else arr

@@ -25,7 +25,7 @@ from gankit.config import Config
 from gankit.data.pairs import split_parts
 from gankit.errors import GankitError
 from gankit.families.base import Batch, DataInfo, Nets, PhaseCtx
-from gankit.families.image2image import PairFake, PairFamily, patch_logits
+from gankit.families.image2image import PairFake, PairFamily, grid_of_columns, patch_logits
 from gankit.nets import NetSpec
 
 SMALL_IMAGES = 64  # px: below it the translators downsample once, not twice (a 16 px digit
@@ -162,10 +162,7 @@ class CycleGAN(PairFamily):
         """One row per image pair: a | g(a) | g_ba(g(a)) | b | g_ba(b) | g(g_ba(b))."""
         a, b = split_parts(x, self.parts)
         ab, ba = ema["g"](a), ema["g_ba"](b)
-        cols = [a, ab, ema["g_ba"](ab), b, ba, ema["g"](ba)]
-        c = max(t.shape[1] for t in cols)
-        cols = [t.expand(-1, c, -1, -1) if t.shape[1] == 1 else t for t in cols]
-        return torch.stack(cols, 1).flatten(0, 1), len(cols)
+        return grid_of_columns([a, ab, ema["g_ba"](ab), b, ba, ema["g"](ba)])
 
     def bn_inputs(self, data_x, gen, batch_size):
         return []  # instance norm: no running statistics

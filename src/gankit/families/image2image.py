@@ -47,6 +47,14 @@ class PairFake(Fake):
     mask: torch.Tensor | None = None  # inpainting: (N, 1, H, W), 1 = hole
 
 
+def grid_of_columns(cols: list[torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Image batches side by side (grey ones repeated to the others' channels), row by row:
+    (images, columns) for save_grid."""
+    c = max(t.shape[1] for t in cols)
+    cols = [t.expand(-1, c, -1, -1) if t.shape[1] == 1 else t for t in cols]
+    return torch.stack(cols, 1).flatten(0, 1), len(cols)
+
+
 class PairFamily(Family):
     """What the image-to-image families share: checks, D's spec, sample grids, content-only
     pre-training (`train.pretrain_steps`: G learns the content loss alone, D idles)."""
@@ -120,10 +128,7 @@ class PairFamily(Family):
         batch = Batch(x)
         fake = self.fake(ema, batch, gen)
         inp = self.show_input(fake.z, x.shape[-1])
-        cols = [inp, fake.x, fake.target]
-        c = max(t.shape[1] for t in cols)
-        cols = [t.expand(-1, c, -1, -1) if t.shape[1] == 1 else t for t in cols]
-        return torch.stack(cols, 1).flatten(0, 1), len(cols)
+        return grid_of_columns([inp, fake.x, fake.target])
 
     def show_input(self, inp: torch.Tensor, size: int) -> torch.Tensor:
         """G's input as a picture of the output's size."""
