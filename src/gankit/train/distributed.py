@@ -48,9 +48,17 @@ def setup(device: str) -> DistInfo:
     return DistInfo(rank, world, local_rank, dev)
 
 
-def teardown(info: DistInfo) -> None:
+def teardown(info: DistInfo, together: bool = True) -> None:
+    """Leave the process group. together=True (a run that ended normally) waits for every
+    rank first: a rank that tears gloo down while its peer is still finishing (rank 0
+    closing TensorBoard) can abort the peer's connection thread. After an error a peer may
+    be gone, so no waiting then."""
     if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            if together:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def sync_batchnorm(module: nn.Module, info: DistInfo, sync_bn: bool) -> nn.Module:

@@ -109,8 +109,10 @@ def train(cfg: Config, out: str | Path | None = None, resume: str | Path | None 
     info = distributed.setup(cfg.device)
     try:
         run_steps(cfg, run, ckpt, info, data)
-    finally:
-        distributed.teardown(info)
+    except BaseException:
+        distributed.teardown(info, together=False)
+        raise
+    distributed.teardown(info)
     return run
 
 
