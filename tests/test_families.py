@@ -154,7 +154,7 @@ COMBOS = {  # family x architecture x loss x regulariser combinations that make 
 @pytest.mark.parametrize("name", list(COMBOS))
 def test_combinations_train_resume_and_sample(tmp_path, name):
     extra = [*TINY_DCGAN, "train.steps=4", "train.ckpt_every=2", "train.sample_every=2",
-             *COMBOS[name]]
+             "health.every=0", *COMBOS[name]]  # health off: gradient norms only from clipping
     full, _ = train_full_and_resumed(tmp_path, extra)
     a = checkpoint.load(full)["state"]
     if "reg.pl_weight=2" in extra:

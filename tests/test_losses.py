@@ -108,8 +108,10 @@ def test_objective_names_its_terms():
     d = torch.nn.Linear(3, 1)
     terms = obj.d_losses(lambda x: d(x).squeeze(1), torch.randn(4, 3), torch.randn(4, 3),
                          torch.Generator().manual_seed(0))
-    assert set(terms) == {"d_real", "d_fake", "d_r1", "d_gp"}
+    stats = {"d_acc_real", "d_acc_fake", "d_logit_real", "d_logit_fake", "d_logit_spread"}
+    assert set(terms) == {"d_real", "d_fake", "d_r1", "d_gp"} | stats
     assert all(t.dtype == torch.float32 and t.dim() == 0 for t in terms.values())
+    assert not any(terms[k].requires_grad for k in stats)  # logged, never summed into the loss
     assert set(obj.g_losses(torch.randn(4))) == {"g_adv"}
 
 

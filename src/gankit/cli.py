@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -390,6 +391,17 @@ def _extractor_train(args: argparse.Namespace) -> None:
     print(lenet.compare_to_shipped(args.name, model).summary())
 
 
+def _doctor(args: argparse.Namespace) -> None:
+    from gankit.health.doctor import diagnose, render
+    from gankit.train.runs import check_output
+
+    out = check_output(args.json, "--json") if args.json else None
+    rep = diagnose(args.run)
+    print(render(rep))
+    if out is not None:
+        out.write_text(json.dumps(rep.to_dict(), indent=1))
+
+
 def _list(_: argparse.Namespace) -> None:
     from gankit import config, data, families, losses, nets
 
@@ -651,6 +663,10 @@ def _add_misc(sub) -> None:
     et.set_defaults(func=_extractor_train)
     ls = sub.add_parser("list", help="list data sets, models, losses and presets")
     ls.set_defaults(func=_list)
+    dr = sub.add_parser("doctor", help="a run's health timeline and a diagnosis in plain words")
+    dr.add_argument("run", help="run folder (finished, running or crashed)")
+    dr.add_argument("--json", help="also write the report as JSON to this file")
+    dr.set_defaults(func=_doctor)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -674,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except OSError as exc:  # a disk full or a permission denied while writing a result
         print(f"gankit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)

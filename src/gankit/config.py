@@ -182,6 +182,26 @@ class EvalConfig:
 
 
 @dataclass
+class HealthConfig:
+    every: int | None = None  # steps between health checks; None = 5 x train.log_every; 0 = off
+    action: Literal["warn", "stop", "recover"] = "warn"  # on a diagnosis: warn and go on, stop,
+    #                   or roll back to the last healthy checkpoint with lower learning rates
+    patience: int = 3  # K: a condition must hold for K checks in a row (NaN/Inf: at once)
+    n: int = 256  # fixed EMA samples (and real samples) each check measures
+    warmup: int = 1000  # steps before collapse, D and FID diagnoses (early samples all look alike)
+    min_diversity: float = 0.5  # collapse: samples' mean pairwise feature distance below this
+    #                             share of the real data's
+    max_duplicates: float = 0.5  # collapse: share of samples with a near-duplicate above this
+    min_classes: float = 0.5  # collapse: classes (modes) hit below this share of the real ones
+    d_acc_max: float = 0.99  # D overpowers G: D's accuracy on real and fake at or above this
+    grad_factor: float = 100.0  # exploding gradients: a norm above this x its running median
+    fid_rise: float = 0.5  # quality falling: the FID proxy rising K checks and this share above its best
+    lr_factor: float = 0.5  # recover: both learning rates are multiplied by this per rollback
+    max_rollbacks: int = 3  # recover: give up (stop with a report) after this many rollbacks
+    keep: int = 3  # checkpoints kept besides last.pt (checkpoints/step-N.pt) for rollbacks
+
+
+@dataclass
 class Config:
     seed: int = 0  # seeds weights, latents and data order
     device: str = "auto"  # auto (cuda if present, else cpu) | cpu | cuda | cuda:N
@@ -193,6 +213,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
 
 # ---------------------------------------------------------------- building and checking
@@ -303,6 +324,39 @@ def _positive(key: str, value: float | None, allow_zero: bool = False) -> None:
         raise GankitError(f"{key}: must be {need}, got {value}")
 
 
+def health_every(cfg: Config) -> int:
+    """Steps between health checks (0 = off): checks read the log's means, so they fall on
+    log steps."""
+    every = cfg.health.every
+    return 5 * cfg.train.log_every if every is None else every
+
+
+def _validate_health(cfg: Config) -> None:
+    h = cfg.health
+    _positive("health.every", h.every, allow_zero=True)
+    every = health_every(cfg)
+    if every and every % cfg.train.log_every:
+        raise GankitError(f"health.every={every}: must be a multiple of train.log_every="
+                          f"{cfg.train.log_every} (checks read the logged means), or 0 for off")
+    for key, val in [("health.patience", h.patience), ("health.n", h.n),
+                     ("health.max_rollbacks", h.max_rollbacks)]:
+        _positive(key, val)
+    _positive("health.keep", h.keep, allow_zero=True)
+    if h.n < 16:
+        raise GankitError(f"health.n: the diversity statistics need >= 16 samples, got {h.n}")
+    _positive("health.warmup", h.warmup, allow_zero=True)
+    for key, val in [("health.min_diversity", h.min_diversity),
+                     ("health.max_duplicates", h.max_duplicates),
+                     ("health.min_classes", h.min_classes), ("health.d_acc_max", h.d_acc_max)]:
+        if not 0.0 <= val <= 1.0:
+            raise GankitError(f"{key}: must be in [0, 1], got {val}")
+    if not 0.0 < h.lr_factor < 1.0:
+        raise GankitError(f"health.lr_factor: must be in (0, 1), got {h.lr_factor}")
+    for key, val in [("health.grad_factor", h.grad_factor), ("health.fid_rise", h.fid_rise)]:
+        if not (val > 0 and math.isfinite(val)):
+            raise GankitError(f"{key}: must be a finite number > 0, got {val}")
+
+
 def validate(cfg: Config) -> Config:
     """Check value ranges and combinations of values. Names that map to code (data set,
     architecture, loss, family, metrics) are checked where they are used: gankit.checks."""
@@ -350,6 +404,7 @@ def validate(cfg: Config) -> Config:
         packs = f" // model.pack={pack}" if pack > 1 else ""
         raise GankitError(f"model.mbstd={mbstd} must divide the {b // pack} inputs D sees per "
                           f"batch (train.batch_size={b}{packs})")
+    _validate_health(cfg)
     for key, val in [("eval.n", cfg.eval.n), ("eval.batch_size", cfg.eval.batch_size),
                      ("eval.kid_subsets", cfg.eval.kid_subsets),
                      ("eval.kid_subset_size", cfg.eval.kid_subset_size)]:

@@ -22,6 +22,10 @@ Pair = tuple[torch.Tensor, torch.Tensor]
 class AdversarialLoss:
     d: Callable[[torch.Tensor, torch.Tensor], Pair]  # (real logits, fake logits) -> terms
     g: Callable[[torch.Tensor], torch.Tensor]  # fake logits -> G loss
+    # D calls a logit "real" above this (lsgan: halfway between its targets 0 and 1);
+    # None: halfway between the batch's mean real and mean fake logit (a critic's outputs
+    # have no fixed zero)
+    threshold: float | None = 0.0
 
 
 LOSSES: Registry[AdversarialLoss] = Registry("loss")
@@ -62,6 +66,18 @@ def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> Pair:
     return F.relu(1 - real).mean(), F.relu(1 + fake).mean()
 
 
+def d_stats(real: torch.Tensor, fake: torch.Tensor, threshold: float | None
+            ) -> dict[str, torch.Tensor]:
+    """Health statistics of D's logits (detached, no host sync): its accuracy on the real and
+    on the fake batch, their mean logits and the spread of all logits."""
+    real, fake = real.detach().float().flatten(), fake.detach().float().flatten()
+    t = (real.mean() + fake.mean()) / 2 if threshold is None else threshold
+    both = torch.cat([real, fake])
+    return {"acc_real": (real > t).float().mean(), "acc_fake": (fake <= t).float().mean(),
+            "logit_real": real.mean(), "logit_fake": fake.mean(),
+            "logit_spread": both.std() if both.numel() > 1 else both.new_zeros(())}
+
+
 def critic_g(fake: torch.Tensor) -> torch.Tensor:
     # -D(G(z)): G of the Wasserstein and hinge objectives
     return -fake.mean()
@@ -71,8 +87,8 @@ LOSSES.register("minimax", "saturating minimax (Goodfellow et al. 2014)")(
     AdversarialLoss(logistic_d, minimax_g))
 LOSSES.register("ns", "non-saturating logistic (Goodfellow et al. 2014)")(
     AdversarialLoss(logistic_d, ns_g))
-LOSSES.register("lsgan", "least squares (Mao et al. 2017)")(AdversarialLoss(lsgan_d, lsgan_g))
+LOSSES.register("lsgan", "least squares (Mao et al. 2017)")(AdversarialLoss(lsgan_d, lsgan_g, 0.5))
 LOSSES.register("wgan", "Wasserstein critic (Arjovsky et al. 2017); pair with reg.gp_lambda")(
-    AdversarialLoss(wgan_d, critic_g))
+    AdversarialLoss(wgan_d, critic_g, None))
 LOSSES.register("hinge", "hinge (Lim & Ye 2017; Miyato et al. 2018)")(
     AdversarialLoss(hinge_d, critic_g))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gankit.losses.adversarial import LOSSES, AdversarialLoss
+from gankit.losses.adversarial import LOSSES, AdversarialLoss, d_stats
 from gankit.losses.regularizers import gradient_penalty, r1_penalty
 
 Net = Callable[[torch.Tensor], torch.Tensor]
@@ -59,6 +59,9 @@ class Objective:
         real_logits, fake_logits = logit(real_out), logit(fake_out)
         loss_real, loss_fake = self.adv.d(real_logits.float(), fake_logits.float())
         out = {"d_real": loss_real, "d_fake": loss_fake}
+        # detached statistics beside the loss terms (the step sums only terms with a graph)
+        out.update({f"d_{k}": v for k, v in d_stats(real_logits, fake_logits,
+                                                     self.adv.threshold).items()})
         if r1:
             out["d_r1"] = r1_penalty(real_logits, real, self.r1_gamma * self.r1_every)
         elif self.r1_gamma > 0:

@@ -101,6 +101,15 @@ def gather(obj: object, info: DistInfo) -> list:
     return out
 
 
+def broadcast_object(obj: object, info: DistInfo) -> object:
+    """Rank 0's `obj` on every rank (in memory only)."""
+    if not info.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def all_reduce_sum(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     """The sum of `t` over ranks (a CPU tensor in, a CPU tensor out); `t` itself when not
     distributed."""

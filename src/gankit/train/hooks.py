@@ -5,12 +5,20 @@ in the step). Before any log line or checkpoint the buffered terms are checked: 
 stops the run naming the step and the term, and the last checkpoint stays untouched.
 Only rank 0 writes; every rank takes part in the finite check so all stop together.
 
-Run folder: config.yaml, metrics.jsonl, checkpoints/last.pt, samples/step-NNNNNNN.png, tb/.
+Health checks (train/health.py) run on their own log steps; their diagnoses warn, stop the
+run, or roll it back to its last healthy checkpoint (`health.action`), a non-finite loss
+included.
+
+Run folder: config.yaml, metrics.jsonl, health.jsonl, checkpoints/last.pt (and step-N.pt
+kept for rollbacks), samples/step-NNNNNNN.png, tb/, rollbacks/N/ (abandoned branches).
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import socket
 import time
 from pathlib import Path
 
@@ -24,8 +32,11 @@ from gankit.data.base import Dataset, MixtureData, TensorData, to_uint8, to_unit
 from gankit.errors import GankitError
 from gankit.families import Family
 from gankit.images import save_grid, scatter
-from gankit.train.distributed import DistInfo, any_flag, barrier, gather
+from gankit.train.distributed import DistInfo, any_flag, barrier, broadcast_object, gather
+from gankit.health import rules
+from gankit.train import health as health_mod
 from gankit.train.ema import has_batch_norm, recompute_bn_stats
+from gankit.train.health import HealthMonitor
 from gankit.train.state import TrainState
 
 _BEST_DEFAULTS = ("fid", "kid", "hq", "is", "precision", "coverage", "class_kl")
@@ -68,6 +79,16 @@ def fixed_images(data: Dataset, n: int, seed: int) -> torch.Tensor:
 class TrainingDiverged(GankitError):
     """A loss became NaN or infinite."""
 
+    def __init__(self, message: str, step: int = 0, detail: str = "") -> None:
+        super().__init__(message)
+        self.step, self.detail = step, detail
+
+
+class TrainingUnhealthy(GankitError):
+    """The health monitor stopped the run (health.action=stop, or recovery gave up)."""
+
+    exit_code = 3
+
 
 class Hooks:
     def __init__(self, run_dir: Path, cfg: Config, info: DistInfo, data: Dataset,
@@ -101,9 +122,30 @@ class Hooks:
             self.bar = tqdm(total=self.t.steps, initial=st.step, unit="step", dynamic_ncols=True,
                             disable=None if self.t.progress else True)
         self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
+        self.last_means: dict[str, float] = {}
+        self.health = HealthMonitor(run_dir, cfg, info, data, family, st)
+        self.h = cfg.health
+        if self.health.on:
+            self.health.event("start", st.step, pid=os.getpid(), host=socket.gethostname(),
+                              steps=self.t.steps)
+            if self.h.action == "recover" and st.step == 0:
+                self.checkpoint(st)  # step 0: the healthy state a run that collapses early returns to
 
     def after_step(self, st: TrainState, terms: dict[str, torch.Tensor]) -> None:
         self.pending.append((st.step, terms))
+        try:
+            self._after_step(st)
+        except TrainingDiverged as exc:
+            finding = rules.Finding("nonfinite", exc.step or st.step, exc.step or st.step,
+                                    detail=exc.detail)
+            if self.health.on and self.h.action == "recover":
+                self.rollback(st, finding)
+                return
+            if self.health.on:
+                self.health.finding_event("stop", finding)
+            raise
+
+    def _after_step(self, st: TrainState) -> None:
         last = st.step >= self.t.steps
         if st.step % self.t.log_every == 0 or last:
             self.log(st)
@@ -118,6 +160,8 @@ class Hooks:
                                                   for x in self.bn_images])
         if self.t.sample_every and (st.step % self.t.sample_every == 0 or last):
             self.samples(st)
+        if self.health.due(st.step) and self.act(st, self.health.check(st, self.last_means)):
+            return  # rolled back: the state is an older one, already saved
         saved = False
         if self.t.eval_every and (st.step % self.t.eval_every == 0 or last):
             saved = self.evaluate(st)
@@ -128,7 +172,7 @@ class Hooks:
 
     def _uses_ema(self, step: int, last: bool) -> bool:
         """True on steps where the EMA G is sampled, scored or saved (on every rank)."""
-        every = [self.t.ckpt_every, self.t.sample_every, self.t.eval_every]
+        every = [self.t.ckpt_every, self.t.sample_every, self.t.eval_every, self.health.every]
         return last or any(n and step % n == 0 for n in every)
 
     def _check_finite(self) -> dict[str, float]:
@@ -149,12 +193,15 @@ class Hooks:
             if bad.any():
                 row, col = (int(i) for i in bad.nonzero()[0])
                 step, value = self.pending[row][0], float(table[row, col])
-                where = f"loss {names[col]} became {value} at step {step}"
+                detail = f"loss {names[col]} became {value}"
+                where = f"{detail} at step {step}"
             else:
-                where = "a loss became non-finite on another rank"
+                step, detail = self.pending[-1][0], "a loss became non-finite on another rank"
+                where = detail
             raise TrainingDiverged(f"{where}; training stopped. The last checkpoint in "
                                    f"{self.run_dir / 'checkpoints'} is untouched: resume from it "
-                                   "with a lower learning rate, R1/GP or another loss")
+                                   "with a lower learning rate, R1/GP or another loss "
+                                   "(or health.action=recover)", step, detail)
         sums = torch.where(torch.isfinite(table) & present, table, 0).sum(0)
         means = dict(zip(names, (sums / present.sum(0).clamp_min(1)).tolist()))
         self.pending.clear()
@@ -162,6 +209,7 @@ class Hooks:
 
     def log(self, st: TrainState) -> None:
         means = self._check_finite()
+        self.last_means = means
         now = time.perf_counter()
         rate = (st.images_seen - self.images_at_clock) / max(now - self.clock, 1e-9)
         self.clock, self.images_at_clock = now, st.images_seen
@@ -209,12 +257,98 @@ class Hooks:
         return {"config": self.config_dict, "specs": st.specs, "family": self.family.meta(),
                 "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
 
-    def checkpoint(self, st: TrainState, name: str = "last.pt") -> None:
+    def checkpoint(self, st: TrainState, name: str = "last.pt", keep: bool = True) -> None:
+        """Write checkpoints/`name`; last.pt is also kept as step-N.pt while health is on
+        (not the state a rollback writes: `keep` False)."""
         self._check_finite()
+        dropped = self._note_kept(st) if keep and name == "last.pt" else None
         payload = self._payload(st)
         if self.info.is_main:
             checkpoint.save(payload, self.run_dir / "checkpoints" / name)
+            if dropped is not None:
+                health_mod.link_checkpoint(self.run_dir, st.step, dropped)
         barrier(self.info)
+
+    def _note_kept(self, st: TrainState) -> list[int] | None:
+        if not (self.health.on and self.h.keep):
+            return None
+        return health_mod.note_checkpoint(st.health, st.step, self.h.keep)
+
+    # ------------------------------------------------------------------ health actions
+
+    def act(self, st: TrainState, findings: list[rules.Finding]) -> bool:
+        """Log the check, then warn, stop or roll back on what fired; True after a rollback."""
+        if self.info.is_main:
+            values = {k: v for k, v in st.health.get("last", {}).items() if k != "step"}
+            status = ",".join(st.health["streaks"]) or "ok"
+            self.health.event("check", st.step, values=values, status=status)
+            if self.writer is not None:
+                for key, val in values.items():
+                    self.writer.add_scalar(f"health/{key}", val, st.step)
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"health {status}", refresh=False)
+        if not findings:
+            return False
+        first = findings[0]
+        if self.h.action == "warn":
+            for f in findings:
+                self.health.finding_event("warn", f)
+                if self.info.is_main:
+                    tqdm.write(f"gankit: health warning: {f.text(self.h)}")
+            return False
+        if self.h.action == "stop":
+            self.health.finding_event("stop", first)
+            raise TrainingUnhealthy(f"health.action=stop: {first.text(self.h)}. Training "
+                                    f"stopped at step {st.step:,}; checkpoints/last.pt is "
+                                    f"untouched; `gankit doctor {self.run_dir}` shows the timeline")
+        self.rollback(st, first)
+        return True
+
+    def rollback(self, st: TrainState, f: rules.Finding) -> None:
+        """Back to the last healthy kept checkpoint, with lower learning rates and a reseeded
+        latent stream; the abandoned branch moves to rollbacks/N/. Gives up after
+        health.max_rollbacks."""
+        done = int(st.health.get("rollbacks", 0))
+        target = broadcast_object(health_mod.rollback_target(self.run_dir, st.health)
+                                  if self.info.is_main else None, self.info)
+        if done >= self.h.max_rollbacks or target is None:
+            why = (f"{done} rollback(s) done, health.max_rollbacks={self.h.max_rollbacks}"
+                   if target is None or done >= self.h.max_rollbacks else "")
+            if target is None:
+                why = "no healthy checkpoint is kept to roll back to"
+            self.health.finding_event("gave_up", f, rollbacks=done)
+            raise TrainingUnhealthy(f"health.action=recover gave up ({why}): {f.text(self.h)}. "
+                                    f"`gankit doctor {self.run_dir}` shows the timeline; every "
+                                    "checkpoint is kept (rollbacks/ holds abandoned branches)")
+        to_step, path = target
+        scale = st.lr_scale * self.h.lr_factor
+        ckpt = health_mod.load_for_rollback(path)
+        barrier(self.info)  # every rank has read it before rank 0 moves files
+        if self.info.is_main:
+            health_mod.move_branch(self.run_dir, to_step, done + 1)
+        st.load_state_dict(ckpt["state"], self.info.rank, self.info.world)
+        st.lr_scale = scale
+        st.health["rollbacks"] = done + 1
+        st.health["streaks"], st.health["ok"] = {}, True
+        st.z_gen.manual_seed(self.cfg.seed * 1000 + self.info.rank + 7 + 1_000_003 * (done + 1))
+        self.pending.clear()
+        self.last_means = {}
+        self.health.finding_event("rollback", f, from_step=f.step, to_step=to_step,
+                                  lr_scale=scale, rollbacks=done + 1)
+        if self.info.is_main:
+            tqdm.write(f"gankit: health: {f.text(self.h)}. Rolled back to step {to_step:,} "
+                       f"(rollback {done + 1} of at most {self.h.max_rollbacks}); learning "
+                       f"rates now x{scale:g}, latents reseeded")
+            if self.writer is not None:
+                self.writer.close()
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(self.run_dir / "tb"), purge_step=to_step + 1)
+            if self.bar is not None:
+                self.bar.n = to_step
+                self.bar.refresh()
+        self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
+        self.checkpoint(st, keep=False)  # last.pt = the state the run continues from
 
     def evaluate(self, st: TrainState) -> bool:
         """Score the EMA generator (rank 0), log it, keep checkpoints/best.pt.
@@ -251,11 +385,20 @@ class Hooks:
                 st.best = {"score": name, "value": res.scores[name], "step": st.step,
                            "protocol": tag}
                 payload["state"]["best"] = dict(st.best)
+                dropped = self._note_kept(st)
+                payload["state"]["health"] = copy.deepcopy(st.health)
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
+                if dropped is not None:
+                    health_mod.link_checkpoint(self.run_dir, st.step, dropped)
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "best.pt")
                 improved = True
         barrier(self.info)
         return any_flag(improved, self.info)
+
+    def finish(self, st: TrainState) -> None:
+        """A normal end: say so in health.jsonl (doctor tells finished from crashed runs)."""
+        if self.health.on:
+            self.health.event("end", st.step, rollbacks=int(st.health.get("rollbacks", 0)))
 
     def close(self) -> None:
         if self.writer is not None:

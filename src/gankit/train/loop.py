@@ -159,6 +159,7 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo,
     try:
         while st.step < cfg.train.steps:
             hooks.after_step(st, train_step(st, ctx))
+        hooks.finish(st)
     finally:
         hooks.close()
     return st

@@ -22,9 +22,10 @@ from gankit.errors import GankitError
 
 RESUMABLE_KEYS = {"train.steps", "train.log_every", "train.sample_every", "train.ckpt_every",
                   "train.n_samples", "train.progress", "train.tensorboard", "train.threads",
-                  "device", "train.eval_every"}  # and every eval.* key
-RUN_ENTRIES = {"config.yaml", "metrics.jsonl", "checkpoints", "samples", "tb"}  # training's files
-_RUN_SUBFOLDERS = {"checkpoints", "samples", "tb"}
+                  "device", "train.eval_every"}  # and every eval.* and health.* key
+RUN_ENTRIES = {"config.yaml", "metrics.jsonl", "health.jsonl", "checkpoints", "samples", "tb",
+               "rollbacks"}  # training's files
+_RUN_SUBFOLDERS = {"checkpoints", "samples", "tb", "rollbacks"}
 
 
 def is_run(path: Path) -> bool:
@@ -129,7 +130,7 @@ def resume_config(run: str | Path, overrides: list[str]) -> tuple[C.Config, dict
                                                              overrides)))
     old, new = _flatten(saved), _flatten(C.to_dict(cfg))
     changed = [k for k in new if new[k] != old.get(k) and k not in RESUMABLE_KEYS
-               and not k.startswith("eval.")]
+               and not k.startswith(("eval.", "health."))]
     if changed:
         k = changed[0]
         raise GankitError(f"cannot resume {run}: {k} was {old.get(k)!r} in the run and is "
@@ -170,10 +171,18 @@ def trim_log(run: Path, step: int) -> None:
     os.replace(tmp, log)
 
 
+def _trim_checks(run: Path, step: int) -> None:
+    """Drop health checks past `step` from health.jsonl (its events are history and stay)."""
+    from gankit.train.health import split_log
+
+    split_log(run / "health.jsonl", step, None, only_checks=True)
+
+
 def tidy(run: Path, step: int) -> None:
     """Before training from `step`: trim the log, drop sample grids past `step` (a later state
     made them; training makes them again) and temporary files a killed process left."""
     trim_log(run, step)
+    _trim_checks(run, step)
     for grid in (run / "samples").glob("step-*.png"):
         if grid.stem[5:].isdigit() and int(grid.stem[5:]) > step:
             grid.unlink()

@@ -10,6 +10,7 @@ torch.load(weights_only=True).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 
@@ -41,6 +42,9 @@ class TrainState:
     best: dict = field(default_factory=dict)  # {"score", "value", "step"} of checkpoints/best.pt
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # this rank's running
     #                               statistics (pl_mean): saved per rank, like its RNG streams
+    lr_scale: float = 1.0  # learning rates x this: lowered by each health rollback
+    health: dict = field(default_factory=dict)  # the health monitor's state (train/health.py):
+    #                               streaks, histories, rollbacks; plain values, same on all ranks
 
     @property
     def g(self) -> nn.Module:
@@ -80,6 +84,7 @@ class TrainState:
             "opts": {k: o.state_dict() for k, o in self.opts.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "step": self.step, "images_seen": self.images_seen, "best": dict(self.best),
+            "lr_scale": self.lr_scale, "health": copy.deepcopy(self.health),
             "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
@@ -90,6 +95,8 @@ class TrainState:
                 mod.load_state_dict(sd[group][name])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
         self.best = dict(sd.get("best", {}))
+        self.lr_scale = float(sd.get("lr_scale", 1.0))
+        self.health = copy.deepcopy(sd.get("health", {}))
         ranks = sd["rng_ranks"]
         if len(ranks) != world:
             warnings.warn(f"checkpoint was written by {len(ranks)} process(es), resuming with "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gankit.augment import random_crop, random_flip
-from gankit.config import AugConfig, Config, DataConfig, RegConfig
+from gankit.config import AugConfig, Config, DataConfig, RegConfig, health_every
 from gankit.data.base import to_unit_range
 from gankit.errors import GankitError
 from gankit.families import Batch, Fake, Family, PhaseCtx
@@ -57,6 +57,7 @@ class StepContext:
     aug: AugConfig = field(default_factory=AugConfig)  # augmentation of what D sees
     pack: int = 1  # PacGAN: samples per D input
     data: DataConfig = field(default_factory=DataConfig)  # data-level crop / flip
+    grad_norm_every: int = 0  # measure gradient norms on the step before each multiple; 0 = never
 
     @classmethod
     def from_config(cls, cfg: Config, family: Family, device: torch.device,
@@ -66,7 +67,13 @@ class StepContext:
                    precision=cfg.train.precision, channels_last=cfg.train.channels_last,
                    world=world, total_steps=cfg.train.steps, lr_decay=cfg.optim.lr_decay,
                    base_lrs=(cfg.optim.g_lr, cfg.optim.d_lr), aug=cfg.aug,
-                   pack=cfg.model.pack, data=cfg.data)
+                   pack=cfg.model.pack, data=cfg.data,
+                   grad_norm_every=cfg.train.log_every if health_every(cfg) else 0)
+
+    def measure(self, step: int) -> bool:
+        """Whether the step from `step` records gradient norms: the last step of each log
+        window, so every log line of a health-checked run carries one."""
+        return bool(self.grad_norm_every) and (step + 1) % self.grad_norm_every == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "fp32":
@@ -92,15 +99,23 @@ def _side_params(st: TrainState, names: tuple[str, ...]) -> list[torch.nn.Parame
 
 
 def _backward_step(st: TrainState, side: str, names: tuple[str, ...],
-                   terms: dict[str, torch.Tensor], wd: float, max_norm: float) -> None:
-    """Sum the terms (plus coupled weight decay), backpropagate, clip, step, zero the grads."""
+                   terms: dict[str, torch.Tensor], wd: float, max_norm: float,
+                   measure: bool = False) -> None:
+    """Sum the loss terms (plus coupled weight decay), backpropagate, clip, step, zero the
+    grads. Detached entries (D's accuracy and logit statistics) are logged, not summed.
+    `measure` records the gradient norm without clipping (for the health monitor)."""
     if wd > 0:
         terms[f"{side}_wd"] = weight_decay_penalty(_side_params(st, names), wd)
     opt, scaler = st.opts[side], st.scalers[side]
-    scaler.scale(sum(terms.values())).backward()
+    scaler.scale(sum(v for v in terms.values() if v.requires_grad)).backward()
     if max_norm > 0:
         scaler.unscale_(opt)
         terms[f"{side}_grad_norm"] = clip_grad_norm(_side_params(st, names), max_norm)
+    elif measure:
+        scaler.unscale_(opt)
+        grads = [p.grad for p in _side_params(st, names) if p.grad is not None]
+        if grads:
+            terms[f"{side}_grad_norm"] = torch.nn.utils.get_total_norm(grads).float()
     scaler.step(opt)
     scaler.update()
     opt.zero_grad(set_to_none=True)
@@ -128,7 +143,8 @@ def d_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Tensor], 
                                   "real logits, which ADA's p follows")
             ada_observe(st.extra, ctx.aug, pctx.real_sign, update,
                         batch.x.shape[0] * ctx.world, ctx.device)
-        _backward_step(st, "d", fam.d_side, terms, reg.d_wd, reg.d_clip_grad)
+        _backward_step(st, "d", fam.d_side, terms, reg.d_wd, reg.d_clip_grad,
+                       ctx.measure(st.step) and i == ctx.n_critic - 1)
         if reg.clip_d > 0:
             for k in fam.d_side:
                 clip_weights(st.nets[k], reg.clip_d)
@@ -181,7 +197,7 @@ def g_phase(st: TrainState, ctx: StepContext, batch: Batch, fake: Fake
     if reg.pl_weight > 0:  # lazy: the term is 0 between its steps, so logs keep their keys
         due = st.step % reg.pl_every == 0
         terms["g_pl"] = path_length_term(st, ctx, fake) if due else fake.x.new_zeros((), dtype=torch.float32)
-    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad)
+    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad, ctx.measure(st.step))
     for k in fam.d_side:
         st.nets[k].requires_grad_(True)
     return terms
@@ -194,19 +210,20 @@ def content_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Ten
     with ctx.autocast():
         fake = fam.fake(st.train_nets, batch, st.z_gen)
         terms = fam.content_terms(st.train_nets, batch, fake)
-    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad)
+    _backward_step(st, "g", fam.g_side, terms, reg.g_wd, reg.g_clip_grad, ctx.measure(st.step))
     return terms, batch
 
 
 def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
-    """lr(step) = base * (1 - step / total) under linear decay: a function of the step only,
-    so a resumed run follows the same schedule."""
-    if ctx.lr_decay != "linear":
+    """lr(step) = base * (1 - step / total) under linear decay, times the health monitor's
+    rollback scale: a function of the state only, so a resumed run follows the same
+    schedule."""
+    if ctx.lr_decay != "linear" and st.lr_scale == 1.0:
         return
-    frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1))
+    frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1)) if ctx.lr_decay == "linear" else 1.0
     for opt, base in ((st.opts["g"], ctx.base_lrs[0]), (st.opts["d"], ctx.base_lrs[1])):
         for group in opt.param_groups:
-            group["lr"] = base * frac
+            group["lr"] = base * frac * st.lr_scale
 
 
 def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:

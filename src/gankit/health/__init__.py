@@ -1,0 +1,1 @@
+"""Training health: the statistics a check measures, the diagnoses, and `gankit doctor`."""
