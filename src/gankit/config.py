@@ -193,6 +193,7 @@ class HealthConfig:
     #                             share of the real data's
     max_duplicates: float = 0.5  # collapse: share of samples with a near-duplicate above this
     min_classes: float = 0.5  # collapse: classes (modes) hit below this share of the real ones
+    max_spread: float = 4.0  # divergence: samples' mean pairwise distance above this x real's
     d_acc_max: float = 0.99  # D overpowers G: D's accuracy on real and fake at or above this
     grad_factor: float = 100.0  # exploding gradients: a norm above this x its running median
     fid_rise: float = 0.5  # quality falling: the FID proxy rising K checks and this share above its best
@@ -352,7 +353,8 @@ def _validate_health(cfg: Config) -> None:
             raise GankitError(f"{key}: must be in [0, 1], got {val}")
     if not 0.0 < h.lr_factor < 1.0:
         raise GankitError(f"health.lr_factor: must be in (0, 1), got {h.lr_factor}")
-    for key, val in [("health.grad_factor", h.grad_factor), ("health.fid_rise", h.fid_rise)]:
+    for key, val in [("health.grad_factor", h.grad_factor), ("health.fid_rise", h.fid_rise),
+                     ("health.max_spread", h.max_spread)]:
         if not (val > 0 and math.isfinite(val)):
             raise GankitError(f"{key}: must be a finite number > 0, got {val}")
 

@@ -18,6 +18,7 @@ from gankit.config import HealthConfig
 
 CAUSES = {  # cause -> what it is called in messages
     "nonfinite": "training diverged",
+    "diverged": "training diverged (samples flying apart or gradients gone)",
     "collapse": "mode collapse",
     "d_overpowered": "D overpowered G",
     "exploding": "exploding gradients",
@@ -26,6 +27,8 @@ CAUSES = {  # cause -> what it is called in messages
 ADVICE = {
     "nonfinite": "try lower learning rates (optim.g_lr/d_lr), reg.r1_gamma=1 or "
                  "reg.gp_lambda=10, or train.precision=fp32",
+    "diverged": "try lower learning rates (optim.g_lr/d_lr), reg.r1_gamma=1, or "
+                "reg.d_clip_grad=10",
     "collapse": "try model.mbstd=4 or model.pack=2, reg.r1_gamma=1, or a lower optim.d_lr",
     "d_overpowered": "try reg.r1_gamma=10 or a lower optim.d_lr (or a smaller model.d_width)",
     "exploding": "try reg.d_clip_grad=10 / reg.g_clip_grad=10, lower learning rates, or "
@@ -35,6 +38,7 @@ ADVICE = {
 }
 GRAD_HISTORY = 25  # gradient norms of healthy checks the running median is taken over
 MIN_GRAD_HISTORY = 3
+VANISHED = 1e-8  # G's and D's gradient norms both below this: nothing trains any more
 
 
 def fmt_step(step: int) -> str:
@@ -63,17 +67,26 @@ class Finding:
         if self.cause == "nonfinite":
             what = self.detail or "a value became NaN/Inf"
             return f"Training diverged at step {fmt_step(self.step)}: {what}; {ADVICE['nonfinite']}"
-        if self.cause == "collapse":
+        if self.cause == "diverged":
             parts = []
             if "diversity" in v:
+                parts.append(f"samples spread {v['diversity']:.1f}x as widely as the real "
+                             f"data (above {h.max_spread:g}x)")
+            if "g_grad_norm" in v:
+                parts.append(f"G and D gradient norms {v['g_grad_norm']:.2g} and "
+                             f"{v.get('d_grad_norm', 0):.2g} (training stalled)")
+            return f"Training diverged {since}: {', '.join(parts)}; {ADVICE['diverged']}"
+        if self.cause == "collapse":
+            parts = []  # the criteria that failed, with their thresholds
+            if v.get("diversity", 1.0) < h.min_diversity:
                 parts.append(f"sample diversity {v['diversity']:.2f} of the real data's "
-                             f"(threshold {h.min_diversity:.2f})")
-            if "duplicates" in v:
+                             f"(below {h.min_diversity:.2f})")
+            if v.get("duplicates", 0.0) > h.max_duplicates:
                 parts.append(f"{_pct(v['duplicates'])} of samples near-duplicates "
-                             f"(threshold {_pct(h.max_duplicates)})")
-            if "classes" in v:
-                parts.append(f"{_pct(v['classes'])} of the real data's classes hit "
-                             f"(threshold {_pct(h.min_classes)})")
+                             f"(above {_pct(h.max_duplicates)})")
+            if v.get("classes", 1.0) < h.min_classes:
+                parts.append(f"{_pct(v['classes'])} of the real data's classes (modes) hit "
+                             f"(below {_pct(h.min_classes)})")
             return f"Mode collapse {since}: {', '.join(parts)}; {ADVICE['collapse']}"
         if self.cause == "d_overpowered":
             g = v.get("g_grad_norm")
@@ -113,13 +126,19 @@ def conditions(state: dict, values: dict[str, float], h: HealthConfig, step: int
             if median > 0 and norm > h.grad_factor * median:
                 held["exploding"] = {"side": name, "norm": norm, "median": median,
                                      "factor": norm / median}
+    spread = values.get("diversity", 0.0) > h.max_spread
+    g_norm, d_norm = values.get("g_grad_norm"), values.get("d_grad_norm")
+    stalled = g_norm is not None and d_norm is not None and max(g_norm, d_norm) < VANISHED
+    if spread or stalled:
+        held["diverged"] = ({"diversity": values["diversity"]} if spread else {}) | (
+            {"g_grad_norm": g_norm, "d_grad_norm": d_norm} if stalled else {})
     if step < h.warmup:
         return held
     low = {k: values[k] for k, bad in (("diversity", lambda x: x < h.min_diversity),
                                        ("duplicates", lambda x: x > h.max_duplicates),
                                        ("classes", lambda x: x < h.min_classes))
            if k in values and bad(values[k])}
-    if low:
+    if low and "diverged" not in held:  # samples flying apart also miss the modes
         held["collapse"] = {k: values[k] for k in ("diversity", "duplicates", "classes",
                                                    "class_kl") if k in values}
     acc_r, acc_f = values.get("d_acc_real"), values.get("d_acc_fake")

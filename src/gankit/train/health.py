@@ -31,6 +31,7 @@ from gankit.data.base import Dataset, MixtureData
 from gankit.families import Family
 from gankit.health import rules
 from gankit.health.stats import Reference, pixel_features, sample_stats
+from gankit.metrics.modes import mode_coverage
 from gankit.metrics.stats import GaussianStats
 from gankit.train.distributed import DistInfo, broadcast_object
 
@@ -58,14 +59,17 @@ class Probe:
         gen = torch.Generator().manual_seed(cfg.seed + HEALTH_SEED)
         self.z, self.c = family.g_input(n, gen)
         self.centers = data.centers if isinstance(data, MixtureData) else None
+        self.std = data.std if isinstance(data, MixtureData) else 0.0
         self.num_classes = int(getattr(data, "num_classes", 0) or 0)
         name = cfg.eval.extractor or default_extractor(data.name, tuple(data.shape))
         self.extractor = None if name == "inception" else get_extractor(name)  # no weights file
         real = _frames(fixed_images(data, REAL_PER_SAMPLE * n, cfg.seed + HEALTH_SEED))
-        feats, labels = self.features(real)
-        stats = GaussianStats.from_features(feats) if self.extractor is not None else None
-        lab = None if labels is None else labels[:n]
-        self.ref = Reference.of(feats[:n], lab, self.num_classes, stats)
+        # the FID proxy needs a learned feature space: a Gaussian fit of 2-D points or of
+        # pixels says little about a many-moded distribution
+        stats = (GaussianStats.from_features(self.features(real)[0])
+                 if self.extractor is not None and name != "raw" else None)
+        feats, labels = self.features(real[:n])
+        self.ref = Reference.of(feats, labels, self.num_classes, stats)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features and predicted classes (None when the data have none)."""
@@ -82,9 +86,11 @@ class Probe:
             feats = torch.cat(feats)
             if logits[0] is not None and self.num_classes:
                 labels = torch.cat(logits).argmax(1)
-        if self.centers is not None:  # 2-D mixtures: the nearest mode is the class
-            labels = torch.cdist(x.double(), self.centers.double()).argmin(1)
+        if self.centers is not None:  # 2-D mixtures: the mode of a high-quality sample
+            r = mode_coverage(x, self.centers, self.std)  # (within 3 std, as VEEGAN counts)
             self.num_classes = len(self.centers)
+            labels = torch.repeat_interleave(torch.arange(self.num_classes),
+                                             torch.tensor(r.counts))
         return feats, labels
 
     @torch.no_grad()

@@ -31,10 +31,10 @@ from gankit.data import make_sampler
 from gankit.data.base import Dataset, MixtureData, TensorData, to_uint8, to_unit_range
 from gankit.errors import GankitError
 from gankit.families import Family
-from gankit.images import save_grid, scatter
-from gankit.train.distributed import DistInfo, any_flag, barrier, broadcast_object, gather
 from gankit.health import rules
+from gankit.images import save_grid, scatter
 from gankit.train import health as health_mod
+from gankit.train.distributed import DistInfo, any_flag, barrier, broadcast_object, gather
 from gankit.train.ema import has_batch_norm, recompute_bn_stats
 from gankit.train.health import HealthMonitor
 from gankit.train.state import TrainState
@@ -166,7 +166,9 @@ class Hooks:
         if self.t.eval_every and (st.step % self.t.eval_every == 0 or last):
             saved = self.evaluate(st)
         if (st.step % self.t.ckpt_every == 0 or last) and not saved:
-            self.checkpoint(st)
+            # kept for rollbacks on the ckpt_every grid only: a run stopped early (its last
+            # step off the grid) and resumed keeps the same ones as a run that never stopped
+            self.checkpoint(st, keep=st.step % self.t.ckpt_every == 0)
         if st.step == self.family.pretrain_steps:  # the content-only model (SRResNet)
             self.checkpoint(st, "content.pt")
 
@@ -385,7 +387,7 @@ class Hooks:
                 st.best = {"score": name, "value": res.scores[name], "step": st.step,
                            "protocol": tag}
                 payload["state"]["best"] = dict(st.best)
-                dropped = self._note_kept(st)
+                dropped = self._note_kept(st) if st.step % self.t.ckpt_every == 0 else None
                 payload["state"]["health"] = copy.deepcopy(st.health)
                 checkpoint.save(payload, self.run_dir / "checkpoints" / "last.pt")
                 if dropped is not None:
