@@ -89,3 +89,19 @@ def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     # steps 4-6 changed the weights, so the match above is not the step-3 checkpoint's
     first = next(k for k in full["state"]["nets"]["g"] if k.endswith("weight"))
     assert not torch.equal(at3["nets"]["g"][first], full["state"]["nets"]["g"][first])
+
+
+@pytest.mark.slow
+def test_a_nan_on_one_rank_rolls_every_rank_back_together(tmp_path):
+    extra = ["train.steps=12", "train.ckpt_every=4", "train.log_every=2", "health.every=2",
+             "health.warmup=1000000", "health.action=recover", "model.d_norm=none"]
+    torchrun(str(HERE / "ddp_health_worker.py"), str(tmp_path), *TINY_DCGAN, *extra, cwd=tmp_path)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["step"] == r1["step"] == 12 and r0["lr_scale"] == r1["lr_scale"] == 0.5
+    for net in ("g", "d"):
+        for name, value in r0[net].items():
+            if "running" not in name and "num_batches" not in name:
+                assert torch.isfinite(value).all() and torch.equal(value, r1[net][name]), name
+    events = [json.loads(x) for x in (tmp_path / "run" / "health.jsonl").read_text().splitlines()]
+    (rb,) = [e for e in events if e["event"] == "rollback"]
+    assert rb["to_step"] == 4 and "became nan" in rb["text"]  # spread by the gradient all-reduce
