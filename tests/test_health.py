@@ -183,6 +183,10 @@ def test_injected_nan_is_rolled_back_and_training_recovers(tmp_path, monkeypatch
     assert st["step"] == 80 and st["lr_scale"] == 0.5 and st["health"]["rollbacks"] == 1
     assert all(torch.isfinite(p).all() for p in st["nets"]["d"].values())
     assert st["opts"]["d"]["param_groups"][0]["lr"] == pytest.approx(cfg.optim.d_lr * 0.5)
+    # a D trained without a penalty gets R1 from the rollback on (health.r1_gamma)
+    assert rb["r1_gamma"] == 0.1 and st["health"]["r1_gamma"] == 0.1
+    logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert ["d_r1" in r for r in logged if r["step"] in (40, 45)] == [False, True]
     # no checkpoint lost: the kept ones are on disk, none of the abandoned branch was deleted
     kept = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
     assert kept == ["step-0000040.pt", "step-0000060.pt", "step-0000080.pt"]

@@ -198,6 +198,8 @@ class HealthConfig:
     grad_factor: float = 100.0  # exploding gradients: a norm above this x its running median
     fid_rise: float = 0.5  # quality falling: the FID proxy rising K checks and this share above its best
     lr_factor: float = 0.5  # recover: both learning rates are multiplied by this per rollback
+    r1_gamma: float = 0.1  # recover: a run without R1/GP/clipping gets R1 with this gamma from
+    #                        its first rollback on; 0 = only lower the learning rates
     max_rollbacks: int = 3  # recover: give up (stop with a report) after this many rollbacks
     keep: int = 3  # checkpoints kept besides last.pt (checkpoints/step-N.pt) for rollbacks
 
@@ -353,6 +355,7 @@ def _validate_health(cfg: Config) -> None:
             raise GankitError(f"{key}: must be in [0, 1], got {val}")
     if not 0.0 < h.lr_factor < 1.0:
         raise GankitError(f"health.lr_factor: must be in (0, 1), got {h.lr_factor}")
+    _positive("health.r1_gamma", h.r1_gamma, allow_zero=True)
     for key, val in [("health.grad_factor", h.grad_factor), ("health.fid_rise", h.fid_rise),
                      ("health.max_spread", h.max_spread)]:
         if not (val > 0 and math.isfinite(val)):

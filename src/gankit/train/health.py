@@ -116,6 +116,22 @@ class HealthMonitor:
         if not st.health:
             st.health = rules.new_state()
 
+    def r1_to_add(self) -> float:
+        """The R1 gamma a rollback turns on: only for a D trained with no penalty or
+        clipping, with a loss and normalisation R1 suits (not WGAN's, not batch norm)."""
+        c = self.cfg
+        plain = (c.reg.r1_gamma == 0 and c.reg.gp_lambda == 0 and c.reg.clip_d == 0
+                 and c.loss != "wgan" and c.model.d_norm != "batch")
+        return self.h.r1_gamma if plain else 0.0
+
+    @staticmethod
+    def apply(st, family: Family) -> None:
+        """What earlier rollbacks changed besides the learning rates (R1 turned on): applied
+        after every state load, so a resumed recovered run trains on identically."""
+        gamma = st.health.get("r1_gamma", 0.0)
+        if gamma > 0:
+            family.objective.r1_gamma = gamma
+
     @property
     def on(self) -> bool:
         return bool(self.every)

@@ -124,6 +124,7 @@ class Hooks:
         self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
         self.last_means: dict[str, float] = {}
         self.health = HealthMonitor(run_dir, cfg, info, data, family, st)
+        self.health.apply(st, family)
         self.h = cfg.health
         if self.health.on:
             self.health.event("start", st.step, pid=os.getpid(), host=socket.gethostname(),
@@ -332,15 +333,21 @@ class Hooks:
         st.lr_scale = scale
         st.health["rollbacks"] = done + 1
         st.health["streaks"], st.health["ok"] = {}, True
+        added = "r1_gamma" not in st.health and self.health.r1_to_add() > 0
+        if self.health.r1_to_add() > 0:
+            st.health["r1_gamma"] = self.health.r1_to_add()
+            self.health.apply(st, self.family)
         st.z_gen.manual_seed(self.cfg.seed * 1000 + self.info.rank + 7 + 1_000_003 * (done + 1))
         self.pending.clear()
         self.last_means = {}
         self.health.finding_event("rollback", f, from_step=f.step, to_step=to_step,
-                                  lr_scale=scale, rollbacks=done + 1)
+                                  lr_scale=scale, rollbacks=done + 1,
+                                  r1_gamma=st.health.get("r1_gamma", 0.0))
         if self.info.is_main:
             tqdm.write(f"gankit: health: {f.text(self.h)}. Rolled back to step {to_step:,} "
                        f"(rollback {done + 1} of at most {self.h.max_rollbacks}); learning "
-                       f"rates now x{scale:g}, latents reseeded")
+                       f"rates now x{scale:g}, latents reseeded"
+                       + (f", R1 on (gamma {self.h.r1_gamma:g})" if added else ""))
             if self.writer is not None:
                 self.writer.close()
                 from torch.utils.tensorboard import SummaryWriter
