@@ -189,8 +189,8 @@ def test_injected_nan_is_rolled_back_and_training_recovers(tmp_path, monkeypatch
     assert ["d_r1" in r for r in logged if r["step"] in (40, 45)] == [False, True]
     # no checkpoint lost: the kept ones are on disk, none of the abandoned branch was deleted
     kept = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
-    assert kept == ["step-0000040.pt", "step-0000060.pt", "step-0000080.pt"]
-    assert (run / "checkpoints" / "step-0000000.pt").exists() is False  # pruned: keep=3
+    # the newest 3, and step 0: the only one judged healthy (the warmup never ended)
+    assert kept == ["step-0000000.pt", "step-0000040.pt", "step-0000060.pt", "step-0000080.pt"]
     assert events(run, "end")[0]["rollbacks"] == 1
     assert diagnose(run).status == "finished"
 
@@ -222,11 +222,19 @@ def test_recovery_gives_up_after_max_rollbacks_keeping_every_checkpoint(tmp_path
 
 
 def test_kept_checkpoints_are_the_newest_and_the_newest_healthy(tmp_path):
+    from gankit.train.health import note_checkpoint, rollback_target, step_file
+
     health = rules.new_state()
-    for step, ok in [(10, True), (20, False), (30, False), (40, False)]:
-        health["ok"] = ok
-        dropped = __import__("gankit.train.health", fromlist=["x"]).note_checkpoint(health, step, 2)
-    assert [s for s, _ in health["kept"]] == [10, 30, 40] and dropped == [20]
+    for step, ok, judged in [(0, True, False), (10, True, True), (20, True, False),
+                             (30, False, True), (40, False, True), (50, False, True)]:
+        health["ok"], health["judged"] = ok, judged
+        dropped = note_checkpoint(health, step, 2)
+    assert [k[0] for k in health["kept"]] == [10, 20, 40, 50] and dropped == [30]
+    for k in health["kept"]:
+        step_file(tmp_path, k[0]).parent.mkdir(exist_ok=True)
+        step_file(tmp_path, k[0]).touch()
+    assert rollback_target(tmp_path, health, "nonfinite")[0] == 20  # free of divergence
+    assert rollback_target(tmp_path, health, "collapse")[0] == 10  # judged healthy
 
 
 # ------------------------------------------------------------------------------ doctor

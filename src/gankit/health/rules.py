@@ -36,6 +36,7 @@ ADVICE = {
     "fid_rising": "try lower learning rates or optim.lr_decay=linear; train.eval_every keeps "
                   "the best model in checkpoints/best.pt",
 }
+DIVERGENCE = ("nonfinite", "diverged", "exploding")  # judged from step 0, warmup or not
 GRAD_HISTORY = 25  # gradient norms of healthy checks the running median is taken over
 MIN_GRAD_HISTORY = 3
 VANISHED = 1e-8  # G's and D's gradient norms both below this: nothing trains any more
@@ -105,7 +106,8 @@ class Finding:
 
 
 def new_state() -> dict:
-    return {"streaks": {}, "grad": {"g": [], "d": []}, "fid": {}, "ok": True, "rollbacks": 0,
+    return {"streaks": {}, "grad": {"g": [], "d": []}, "fid": {}, "ok": True, "judged": False,
+            "rollbacks": 0,
             "kept": [], "last": {}}
 
 
@@ -176,6 +178,7 @@ def update(state: dict, values: dict[str, float], h: HealthConfig, step: int
         if "best" not in state["fid"] or fid < state["fid"]["best"]:
             state["fid"].update(best=fid, best_step=step)
         state["fid"]["prev"] = fid
-    state["ok"] = not streaks
+    state["ok"] = not streaks  # no condition holds
+    state["judged"] = step >= h.warmup  # ... and every condition was judged
     state["last"] = {"step": step, **values}
     return fired

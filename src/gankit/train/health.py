@@ -176,14 +176,19 @@ def step_file(run: Path, step: int) -> Path:
 
 
 def note_checkpoint(health: dict, step: int, keep: int) -> list[int]:
-    """Add the checkpoint at `step` to the kept list (with the run's health now); returns
-    the steps whose files are no longer kept: all but the newest `keep` and the newest
-    healthy one."""
-    kept = [k for k in health["kept"] if k[0] != step] + [[step, bool(health["ok"])]]
-    newest_ok = max((s for s, ok in kept if ok), default=None)
-    stay = {s for s, _ in kept[-keep:]} | ({newest_ok} if newest_ok is not None else set())
+    """Add the checkpoint at `step` to the kept list as [step, ok, judged ok]: ok = no
+    condition held at the last check; judged ok = ... and that check came after
+    health.warmup, when collapse is judged too (step 0, untrained, is both). Returns the
+    steps whose files are no longer kept: all but the newest `keep`, the newest ok and the
+    newest judged-ok one."""
+    ok = bool(health["ok"]) or step == 0
+    judged = (ok and bool(health.get("judged"))) or step == 0
+    kept = [k for k in health["kept"] if k[0] != step] + [[step, ok, judged]]
+    stay = {k[0] for k in kept[-keep:]}
+    for col in (1, 2):
+        stay |= {max((k[0] for k in kept if k[col]), default=-1)}
     health["kept"] = [k for k in kept if k[0] in stay]
-    return [s for s, _ in kept if s not in stay]
+    return [k[0] for k in kept if k[0] not in stay]
 
 
 def link_checkpoint(run: Path, step: int, dropped: list[int]) -> None:
@@ -200,11 +205,14 @@ def link_checkpoint(run: Path, step: int, dropped: list[int]) -> None:
         step_file(run, s).unlink(missing_ok=True)
 
 
-def rollback_target(run: Path, health: dict) -> tuple[int, Path] | None:
-    """The newest kept healthy checkpoint that is still on disk."""
-    for step, ok in reversed(health["kept"]):
-        if ok and step_file(run, step).is_file():
-            return step, step_file(run, step)
+def rollback_target(run: Path, health: dict, cause: str) -> tuple[int, Path] | None:
+    """The newest kept checkpoint, still on disk, that was healthy in the sense `cause`
+    needs: free of divergence for a divergence, judged healthy (after the warmup) for a
+    collapse, an overpowering D or a rising FID (an unjudged state may be collapsed)."""
+    col = 1 if cause in rules.DIVERGENCE else 2
+    for k in reversed(health["kept"]):
+        if k[col] and step_file(run, k[0]).is_file():
+            return k[0], step_file(run, k[0])
     return None
 
 

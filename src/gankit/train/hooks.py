@@ -312,7 +312,7 @@ class Hooks:
         latent stream; the abandoned branch moves to rollbacks/N/. Gives up after
         health.max_rollbacks."""
         done = int(st.health.get("rollbacks", 0))
-        target = broadcast_object(health_mod.rollback_target(self.run_dir, st.health)
+        target = broadcast_object(health_mod.rollback_target(self.run_dir, st.health, f.cause)
                                   if self.info.is_main else None, self.info)
         if done >= self.h.max_rollbacks or target is None:
             why = (f"{done} rollback(s) done, health.max_rollbacks={self.h.max_rollbacks}"
