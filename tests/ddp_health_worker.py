@@ -7,8 +7,7 @@ from pathlib import Path
 import torch
 
 from gankit import config
-from gankit.train import distributed
-from gankit.train import loop
+from gankit.train import distributed, loop
 from gankit.train.loop import run_steps
 
 POISON_STEP = 5

@@ -34,6 +34,7 @@ from gankit.health.stats import Reference, pixel_features, sample_stats
 from gankit.metrics.modes import mode_coverage
 from gankit.metrics.stats import GaussianStats
 from gankit.train.distributed import DistInfo, broadcast_object
+from gankit.train.runs import split_log
 
 WATCHED = ("d_acc_real", "d_acc_fake", "d_logit_real", "d_logit_fake", "d_logit_spread",
            "g_grad_norm", "d_grad_norm")  # log means a check reads
@@ -230,34 +231,6 @@ def move_branch(run: Path, step: int, n: int) -> Path:
     split_log(run / "metrics.jsonl", step, dest / "metrics.jsonl")
     split_log(run / "health.jsonl", step, dest / "health.jsonl", only_checks=True)
     return dest
-
-
-def _later(line: str, step: int, only_checks: bool) -> bool | None:
-    """Whether a log line belongs after `step`; None for a torn line."""
-    try:
-        rec = json.loads(line)
-        later = int(rec.get("step", 0)) > step
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return later and (not only_checks or rec.get("event") == "check")
-
-
-def split_log(log: Path, step: int, moved_to: Path | None, only_checks: bool = False) -> None:
-    """Move the records of a .jsonl log past `step` to `moved_to` (None: drop them), and a
-    line torn by a crash; `only_checks` touches health checks only (events are history)."""
-    if not log.is_file():
-        return
-    keep, moved = [], []
-    for line in log.read_text(errors="replace").splitlines():
-        later = _later(line, step, only_checks)
-        if later is not None:
-            (moved if later else keep).append(line)
-    if moved_to is not None and moved:
-        with open(moved_to, "a") as fh:
-            fh.writelines(f"{x}\n" for x in moved)
-    tmp = log.with_name(f".{log.name}.tmp{os.getpid()}")
-    tmp.write_text("".join(f"{x}\n" for x in keep))
-    os.replace(tmp, log)
 
 
 def load_for_rollback(path: Path) -> dict:

@@ -146,35 +146,42 @@ def write_config(run: Path, cfg: C.Config) -> None:
     os.replace(tmp, run / "config.yaml")
 
 
-def _record_step(line: str) -> int | None:
-    """The step of one metrics.jsonl line; None for a line a crash tore (not a JSON object)."""
+def _later(line: str, step: int, only_checks: bool) -> bool | None:
+    """Whether a log line belongs after `step`; None for a torn line."""
     try:
-        record = json.loads(line)
-    except ValueError:
+        rec = json.loads(line)
+        later = int(rec.get("step", 0)) > step
+    except (ValueError, AttributeError, TypeError):
         return None
-    return int(record.get("step", 0)) if isinstance(record, dict) else None
+    return later and (not only_checks or rec.get("event") == "check")
+
+
+def split_log(log: Path, step: int, moved_to: Path | None, only_checks: bool = False) -> None:
+    """Move the records of a .jsonl log past `step` to `moved_to` (None: drop them), and a
+    line torn by a crash; `only_checks` touches health checks only (events are history)."""
+    if not log.is_file():
+        return
+    keep, moved = [], []
+    for line in log.read_text(errors="replace").splitlines():
+        later = _later(line, step, only_checks)
+        if later is not None:
+            (moved if later else keep).append(line)
+    if moved_to is not None and moved:
+        with open(moved_to, "a") as fh:
+            fh.writelines(f"{x}\n" for x in moved)
+    tmp = log.with_name(f".{log.name}.tmp{os.getpid()}")
+    tmp.write_text("".join(f"{x}\n" for x in keep))
+    os.replace(tmp, log)
 
 
 def trim_log(run: Path, step: int) -> None:
     """Drop metrics.jsonl records past `step` (written after the checkpoint we resume from),
     and a last line torn by a crash."""
-    log = run / "metrics.jsonl"
-    if not log.is_file():
-        return
-    keep = []
-    for line in log.read_text(errors="replace").splitlines():
-        s = _record_step(line) if line.strip() else None
-        if s is not None and s <= step:
-            keep.append(line)
-    tmp = run / f".metrics.jsonl.tmp{os.getpid()}"
-    tmp.write_text("".join(f"{line}\n" for line in keep))
-    os.replace(tmp, log)
+    split_log(run / "metrics.jsonl", step, None)
 
 
 def _trim_checks(run: Path, step: int) -> None:
     """Drop health checks past `step` from health.jsonl (its events are history and stay)."""
-    from gankit.train.health import split_log
-
     split_log(run / "health.jsonl", step, None, only_checks=True)
 
 
