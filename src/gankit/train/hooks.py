@@ -123,6 +123,7 @@ class Hooks:
                             disable=None if self.t.progress else True)
         self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
         self.last_means: dict[str, float] = {}
+        self.health_status = "-"  # the last check's verdict, for the progress bar
         self.health = HealthMonitor(run_dir, cfg, info, data, family, st)
         self.health.apply(st, family)
         self.h = cfg.health
@@ -227,7 +228,9 @@ class Hooks:
                 if key != "step" and isinstance(val, (int, float)):
                     self.writer.add_scalar(key, val, st.step)
         if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()} | {"img/s": f"{rate:.0f}"},
+            shown = {k: f"{v:.3f}" for k, v in means.items() if "_logit_" not in k}
+            health = {"health": self.health_status} if self.health.on else {}
+            self.bar.set_postfix(shown | {"img/s": f"{rate:.0f}"} | health,
                                  refresh=False)
             self.bar.update(st.step - self.bar.n)
 
@@ -288,8 +291,7 @@ class Hooks:
             if self.writer is not None:
                 for key, val in values.items():
                     self.writer.add_scalar(f"health/{key}", val, st.step)
-            if self.bar is not None:
-                self.bar.set_postfix_str(f"health {status}", refresh=False)
+            self.health_status = status  # shown in the progress bar from the next log on
         if not findings:
             return False
         first = findings[0]
