@@ -29,6 +29,19 @@ def tiny_mlp() -> list[str]:
     return list(TINY_MLP)
 
 
+# health checks at every log step from step 0 on, on a few samples: exact-resume tests run
+# the monitor in every family (its state is part of what must match)
+HEALTH_ON = ["health.every=2", "health.warmup=0", "health.n=16"]
+
+
+def checks(run) -> list[dict]:
+    """The health checks a run recorded."""
+    import json
+
+    rows = [json.loads(x) for x in (run / "health.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["event"] == "check"]
+
+
 def build(overrides: list[str]) -> config.Config:
     return config.build(None, overrides)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_DCGAN, TINY_MLP, assert_same, train_full_and_resumed
+from conftest import HEALTH_ON, TINY_DCGAN, TINY_MLP, assert_same, checks, train_full_and_resumed
 
 import gankit
 from gankit import checkpoint, config
@@ -27,8 +27,10 @@ FAMILIES = {
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_family_trains_resumes_exactly_and_samples(tmp_path, family):
-    extra = [*TINY_DCGAN, *FAMILIES[family]]
+    extra = [*TINY_DCGAN, *HEALTH_ON, *FAMILIES[family]]
     full = train(config.build(None, extra), out=tmp_path / "full")
+    assert [c["step"] for c in checks(full)] == [2, 4, 6]
+    assert {"diversity", "d_acc_real", "g_grad_norm"} <= set(checks(full)[-1]["values"])
     half = train(config.build(None, [*extra, "train.steps=3"]), out=tmp_path / "half")
     train(None, resume=half, overrides=["train.steps=6"])
     a, b = checkpoint.load(full), checkpoint.load(half)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_same, train_full_and_resumed
+from conftest import HEALTH_ON, assert_same, checks, train_full_and_resumed
 from PIL import Image
 from test_cli import assert_user_error, cli
 
@@ -211,8 +211,11 @@ def test_image_pool_fills_then_swaps_half_and_draws_fixed_counts():
 
 @pytest.mark.parametrize("extra", [PIX2PIX, SRGAN, CYCLE], ids=["pix2pix", "srgan", "cyclegan"])
 def test_each_family_resumes_exactly(tmp_path, extra):
-    full, _ = train_full_and_resumed(tmp_path, extra, steps=4)
+    full, _ = train_full_and_resumed(tmp_path, [*extra, *HEALTH_ON], steps=4)
     assert (full / "samples" / "step-0000004.png").is_file()
+    values = checks(full)[-1]["values"]  # gradients only: outputs follow their inputs, and
+    assert "g_grad_norm" in values and "diversity" not in values  # D may win without harm
+    assert "d_acc_real" not in values
 
 
 def test_srgan_content_pretraining_leaves_d_alone_and_is_kept(tmp_path):

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_DCGAN, assert_same
+from conftest import HEALTH_ON, TINY_DCGAN, assert_same, checks
 from PIL import Image
 from test_cli import assert_user_error, cli
 
@@ -188,7 +188,9 @@ def test_r1_applies_to_both_discriminators():
 @pytest.mark.parametrize("extra", [[], ["loss=hinge", "model.d_norm=none", "reg.r1_gamma=1",
                                         "reg.r1_every=2"]], ids=["ns", "hinge-r1"])
 def test_trains_resumes_exactly_and_samples(tmp_path, extra):
+    extra = [*extra, *HEALTH_ON]
     full = train(config.build(None, [*TINY_SEQ, *extra]), out=tmp_path / "full")
+    assert "diversity" in checks(full)[-1]["values"]  # on the clips' middle frames
     half = train(config.build(None, [*TINY_SEQ, *extra, "train.steps=3"]), out=tmp_path / "half")
     train(None, resume=half, overrides=["train.steps=6"])
     a, b = checkpoint.load(full), checkpoint.load(half)

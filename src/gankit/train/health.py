@@ -111,6 +111,10 @@ class HealthMonitor:
         self.run, self.cfg, self.info, self.h = run, cfg, info, cfg.health
         self.every = health_every(cfg)
         self.probe = None
+        # image-to-image Gs learn mostly from their content loss, and their D often wins
+        # outright without harm (SRGAN's adversarial weight is 1e-3): D's accuracy is
+        # logged, not judged, there; their outputs follow their inputs, so no diversity
+        self.judge_d = not family.image_input
         if self.every and info.is_main and not family.image_input:
             with torch.random.fork_rng(devices=[]):  # building the extractor draws weights
                 self.probe = Probe(cfg, data, family, info.device)
@@ -146,7 +150,8 @@ class HealthMonitor:
         """Measure, update the state (rank 0, broadcast), log the numbers; what fired."""
         findings: list[rules.Finding] = []
         if self.info.is_main:
-            values = {k: float(means[k]) for k in WATCHED if k in means}
+            values = {k: float(means[k]) for k in WATCHED if k in means
+                      if self.judge_d or not k.startswith("d_acc")}
             if self.probe is not None:
                 with torch.random.fork_rng(devices=[]):
                     values.update(self.probe.measure(st.g_ema))
