@@ -97,7 +97,7 @@ def test_a_nan_on_one_rank_rolls_every_rank_back_together(tmp_path):
              "health.warmup=1000000", "health.action=recover", "model.d_norm=none"]
     torchrun(str(HERE / "ddp_health_worker.py"), str(tmp_path), *TINY_DCGAN, *extra, cwd=tmp_path)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
-    assert r0["step"] == r1["step"] == 12 and r0["lr_scale"] == r1["lr_scale"] == 0.5
+    assert r0["step"] == r1["step"] == 12 and r0["lr_scale"] == r1["lr_scale"] == {"g": 0.5, "d": 0.5}
     for net in ("g", "d"):
         for name, value in r0[net].items():
             if "running" not in name and "num_batches" not in name:

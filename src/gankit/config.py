@@ -197,9 +197,11 @@ class HealthConfig:
     d_acc_max: float = 0.99  # D overpowers G: D's accuracy on real and fake at or above this
     grad_factor: float = 100.0  # exploding gradients: a norm above this x its running median
     fid_rise: float = 0.5  # quality falling: the FID proxy rising K checks and this share above its best
-    lr_factor: float = 0.5  # recover: both learning rates are multiplied by this per rollback
-    r1_gamma: float = 0.1  # recover: a run without R1/GP/clipping gets R1 with this gamma from
-    #                        its first rollback on; 0 = only lower the learning rates
+    lr_factor: float = 0.5  # recover: per rollback, D's learning rate x this (collapse, D
+    #                         overpowering G) or both (divergence, falling FID proxy)
+    r1_gamma: float | None = None  # recover: a run without R1/GP/clipping gets R1 with this
+    #      gamma from its first rollback on; None = 1 for images, 0.1 for points (the values
+    #      of the dcgan-mnist and mlp-grid25 presets); 0 = only lower the learning rates
     max_rollbacks: int = 3  # recover: give up (stop with a report) after this many rollbacks
     keep: int = 3  # checkpoints kept besides last.pt (checkpoints/step-N.pt) for rollbacks
 

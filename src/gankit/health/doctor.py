@@ -178,7 +178,8 @@ def render(rep: Report) -> str:
             if e["event"] == "rollback":
                 what = (f"rolled back from step {rules.fmt_step(e.get('from_step', 0))} to "
                         f"{rules.fmt_step(e.get('to_step', 0))}, learning rates "
-                        f"x{e.get('lr_scale', 1):g}: {what}")
+                        + ", ".join(f"{k.upper()} x{v:g}" for k, v in
+                                    (e.get("lr_scale") or {}).items()) + f": {what}")
             lines.append(f"  step {rules.fmt_step(e['step'])}  {e['event']}: {what}")
     lines += ["", "diagnosis:"]
     if rep.findings:

@@ -109,6 +109,7 @@ class HealthMonitor:
     def __init__(self, run: Path, cfg: Config, info: DistInfo, data: Dataset, family: Family,
                  st) -> None:
         self.run, self.cfg, self.info, self.h = run, cfg, info, cfg.health
+        self.data_shape = tuple(data.shape)
         self.every = health_every(cfg)
         self.probe = None
         # image-to-image Gs learn mostly from their content loss, and their D often wins
@@ -127,7 +128,11 @@ class HealthMonitor:
         c = self.cfg
         plain = (c.reg.r1_gamma == 0 and c.reg.gp_lambda == 0 and c.reg.clip_d == 0
                  and c.loss != "wgan" and c.model.d_norm != "batch")
-        return self.h.r1_gamma if plain else 0.0
+        if not plain:
+            return 0.0
+        if self.h.r1_gamma is not None:
+            return self.h.r1_gamma
+        return 0.1 if len(self.data_shape) == 1 else 1.0
 
     @staticmethod
     def apply(st, family: Family) -> None:

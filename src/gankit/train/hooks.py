@@ -326,7 +326,10 @@ class Hooks:
                                     f"`gankit doctor {self.run_dir}` shows the timeline; every "
                                     "checkpoint is kept (rollbacks/ holds abandoned branches)")
         to_step, path = target
-        scale = st.lr_scale * self.h.lr_factor
+        # divergence (NaN, samples flying apart, exploding gradients) or falling quality: both
+        # sides slow down; collapse or an overpowering D: D alone, so G can catch up
+        sides = ("g", "d") if f.cause in rules.DIVERGENCE + ("fid_rising",) else ("d",)
+        scale = {k: v * (self.h.lr_factor if k in sides else 1.0) for k, v in st.lr_scale.items()}
         ckpt = health_mod.load_for_rollback(path)
         barrier(self.info)  # every rank has read it before rank 0 moves files
         if self.info.is_main:
@@ -348,8 +351,8 @@ class Hooks:
         if self.info.is_main:
             tqdm.write(f"gankit: health: {f.text(self.h)}. Rolled back to step {to_step:,} "
                        f"(rollback {done + 1} of at most {self.h.max_rollbacks}); learning "
-                       f"rates now x{scale:g}, latents reseeded"
-                       + (f", R1 on (gamma {self.h.r1_gamma:g})" if added else ""))
+                       f"rates now G x{scale['g']:g}, D x{scale['d']:g}, latents reseeded"
+                       + (f", R1 on (gamma {self.health.r1_to_add():g})" if added else ""))
             if self.writer is not None:
                 self.writer.close()
                 from torch.utils.tensorboard import SummaryWriter

@@ -42,7 +42,8 @@ class TrainState:
     best: dict = field(default_factory=dict)  # {"score", "value", "step"} of checkpoints/best.pt
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # this rank's running
     #                               statistics (pl_mean): saved per rank, like its RNG streams
-    lr_scale: float = 1.0  # learning rates x this: lowered by each health rollback
+    lr_scale: dict[str, float] = field(default_factory=lambda: {"g": 1.0, "d": 1.0})  # each
+    #                               side's learning rate x this: lowered by health rollbacks
     health: dict = field(default_factory=dict)  # the health monitor's state (train/health.py):
     #                               streaks, histories, rollbacks; plain values, same on all ranks
 
@@ -84,7 +85,7 @@ class TrainState:
             "opts": {k: o.state_dict() for k, o in self.opts.items()},
             "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
             "step": self.step, "images_seen": self.images_seen, "best": dict(self.best),
-            "lr_scale": self.lr_scale, "health": copy.deepcopy(self.health),
+            "lr_scale": dict(self.lr_scale), "health": copy.deepcopy(self.health),
             "rng_ranks": rng_ranks or [self.rng_state()],
         }
 
@@ -95,7 +96,7 @@ class TrainState:
                 mod.load_state_dict(sd[group][name])
         self.step, self.images_seen = int(sd["step"]), int(sd["images_seen"])
         self.best = dict(sd.get("best", {}))
-        self.lr_scale = float(sd.get("lr_scale", 1.0))
+        self.lr_scale = dict(sd.get("lr_scale", {"g": 1.0, "d": 1.0}))
         self.health = copy.deepcopy(sd.get("health", {}))
         ranks = sd["rng_ranks"]
         if len(ranks) != world:

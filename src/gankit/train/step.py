@@ -218,12 +218,12 @@ def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
     """lr(step) = base * (1 - step / total) under linear decay, times the health monitor's
     rollback scale: a function of the state only, so a resumed run follows the same
     schedule."""
-    if ctx.lr_decay != "linear" and st.lr_scale == 1.0:
+    if ctx.lr_decay != "linear" and st.lr_scale == {"g": 1.0, "d": 1.0}:
         return
     frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1)) if ctx.lr_decay == "linear" else 1.0
-    for opt, base in ((st.opts["g"], ctx.base_lrs[0]), (st.opts["d"], ctx.base_lrs[1])):
-        for group in opt.param_groups:
-            group["lr"] = base * frac * st.lr_scale
+    for side, base in (("g", ctx.base_lrs[0]), ("d", ctx.base_lrs[1])):
+        for group in st.opts[side].param_groups:
+            group["lr"] = base * frac * st.lr_scale[side]
 
 
 def train_step(st: TrainState, ctx: StepContext) -> dict[str, torch.Tensor]:
