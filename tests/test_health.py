@@ -290,3 +290,13 @@ def test_samples_flying_apart_or_dead_gradients_are_divergence_not_collapse():
     state = rules.new_state()
     fired = rules.update(state, {"g_grad_norm": 0.0, "d_grad_norm": 1e-12, "diversity": 1.0}, h, 10)
     assert [f.cause for f in fired] == ["diverged"] and "stalled" in fired[0].text(h)
+
+
+def test_a_resume_may_change_the_health_settings_and_doctor_writes_json(tmp_path, capsys):
+    cfg = config.build(None, [*TINY_MLP, *HEALTH, *ONLY_DIVERGENCE, "train.steps=20"])
+    run = train(cfg, out=tmp_path / "r")
+    train(None, resume=run, overrides=["train.steps=40", "health.action=recover"])
+    assert config.load_yaml(str(run / "config.yaml"))["health"]["action"] == "recover"
+    assert main(["doctor", str(run), "--json", str(tmp_path / "d.json")]) == 0
+    rep = json.loads((tmp_path / "d.json").read_text())
+    assert rep["status"] == "finished" and [r["step"] for r in rep["timeline"]] == [10, 20, 30, 40]
