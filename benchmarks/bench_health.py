@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path)
     ap.add_argument("overrides", nargs="*")
-    args = ap.parse_args()
+    args = ap.parse_intermixed_args()
     torch.set_num_threads(args.threads)
     args.overrides = [*args.overrides, f"train.threads={args.threads}"]
     with tempfile.TemporaryDirectory() as tmp:
