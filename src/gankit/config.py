@@ -347,8 +347,12 @@ def _validate_health(cfg: Config) -> None:
                      ("health.max_rollbacks", h.max_rollbacks)]:
         _positive(key, val)
     _positive("health.keep", h.keep, allow_zero=True)
-    if h.n < 16:
-        raise GankitError(f"health.n: the diversity statistics need >= 16 samples, got {h.n}")
+    if not 16 <= h.n <= 4096:
+        raise GankitError(f"health.n: the diversity statistics need 16..4096 samples (all "
+                          f"pairs are compared), got {h.n}")
+    if h.action == "recover" and h.keep == 0:
+        raise GankitError("health.action=recover rolls back to kept checkpoints: give "
+                          "health.keep >= 1")
     _positive("health.warmup", h.warmup, allow_zero=True)
     for key, val in [("health.min_diversity", h.min_diversity),
                      ("health.max_duplicates", h.max_duplicates),

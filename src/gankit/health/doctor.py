@@ -84,20 +84,20 @@ def _status(run: Path, events: list[dict], step: int, steps: int) -> tuple[str, 
             extra = f" after {n} rollback(s)" if n else ""
             return "finished", f"finished at step {rules.fmt_step(last['step'])}{extra}"
         if kind in ("stop", "gave_up"):
-            why = "recovery gave up" if kind == "gave_up" else "health.action=stop"
+            why = "recovery gave up" if kind == "gave_up" else last.get("reason", "health.action=stop")
             return "stopped", (f"stopped by the health monitor at step "
                                f"{rules.fmt_step(last['step'])} ({why})")
         start = next((e for e in reversed(events) if e.get("event") == "start"), None)
         if start and _alive(int(start.get("pid", -1)), str(start.get("host", ""))):
             return "running", (f"running (process {start['pid']}), at step "
                                f"{rules.fmt_step(step)} of {rules.fmt_step(steps)}")
-    else:
-        log = run / "metrics.jsonl"
-        if step >= steps:
-            return "finished", f"finished at step {rules.fmt_step(step)}"
-        if log.is_file() and time.time() - log.stat().st_mtime < RUNNING_SECONDS:
-            return "running", (f"running (its log changed in the last {RUNNING_SECONDS} s), "
-                               f"at step {rules.fmt_step(step)} of {rules.fmt_step(steps)}")
+    log = run / "metrics.jsonl"
+    if not events and step >= steps:
+        return "finished", f"finished at step {rules.fmt_step(step)}"
+    # another host's process, or no monitor: a log written to recently means running
+    if log.is_file() and time.time() - log.stat().st_mtime < RUNNING_SECONDS:
+        return "running", (f"running (its log changed in the last {RUNNING_SECONDS} s), "
+                           f"at step {rules.fmt_step(step)} of {rules.fmt_step(steps)}")
     return "crashed", (f"stopped at step {rules.fmt_step(step)} of {rules.fmt_step(steps)} "
                        f"without finishing (a crash or a kill); {resume}")
 

@@ -238,9 +238,19 @@ def move_branch(run: Path, step: int, n: int) -> Path:
                 (dest / sub).mkdir(parents=True, exist_ok=True)
                 os.replace(f, dest / sub / f.name)
     dest.mkdir(parents=True, exist_ok=True)
+    best = run / "checkpoints" / "best.pt"
+    if best.is_file():  # the new branch may replace it: keep the old branch's best
+        (dest / "checkpoints").mkdir(exist_ok=True)
+        shutil.copyfile(best, dest / "checkpoints" / "best.pt")
     split_log(run / "metrics.jsonl", step, dest / "metrics.jsonl")
     split_log(run / "health.jsonl", step, dest / "health.jsonl", only_checks=True)
     return dest
+
+
+def finite_state(state: dict) -> bool:
+    """Every weight of every net (and EMA) finite."""
+    return all(torch.isfinite(t).all() for group in ("nets", "ema")
+               for sd in state[group].values() for t in sd.values() if t.is_floating_point())
 
 
 def load_for_rollback(path: Path) -> dict:

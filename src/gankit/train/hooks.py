@@ -144,7 +144,7 @@ class Hooks:
                 self.rollback(st, finding)
                 return
             if self.health.on:
-                self.health.finding_event("stop", finding)
+                self.health.finding_event("stop", finding, reason="a non-finite loss")
             raise
 
     def _after_step(self, st: TrainState) -> None:
@@ -176,7 +176,10 @@ class Hooks:
 
     def _uses_ema(self, step: int, last: bool) -> bool:
         """True on steps where the EMA G is sampled, scored or saved (on every rank)."""
-        every = [self.t.ckpt_every, self.t.sample_every, self.t.eval_every, self.health.every]
+        # health checks sample the EMA G only for noise-to-image families (image-to-image
+        # Gs have dropout: a recompute would draw from the global stream and change training)
+        checked = self.health.every if not self.family.image_input else 0
+        every = [self.t.ckpt_every, self.t.sample_every, self.t.eval_every, checked]
         return last or any(n and step % n == 0 for n in every)
 
     def _check_finite(self) -> dict[str, float]:
@@ -302,7 +305,7 @@ class Hooks:
                     tqdm.write(f"gankit: health warning: {f.text(self.h)}")
             return False
         if self.h.action == "stop":
-            self.health.finding_event("stop", first)
+            self.health.finding_event("stop", first, reason="health.action=stop")
             raise TrainingUnhealthy(f"health.action=stop: {first.text(self.h)}. Training "
                                     f"stopped at step {st.step:,}; checkpoints/last.pt is "
                                     f"untouched; `gankit doctor {self.run_dir}` shows the timeline")
@@ -314,26 +317,27 @@ class Hooks:
         latent stream; the abandoned branch moves to rollbacks/N/. Gives up after
         health.max_rollbacks."""
         done = int(st.health.get("rollbacks", 0))
-        target = broadcast_object(health_mod.rollback_target(self.run_dir, st.health, f.cause)
-                                  if self.info.is_main else None, self.info)
+        target = None
+        if self.info.is_main:  # rank 0 picks; a state saved just after its weights went NaN
+            target = health_mod.rollback_target(self.run_dir, st.health, f.cause)  # is none
+            while target is not None and not health_mod.finite_state(
+                    health_mod.load_for_rollback(target[1])["state"]):
+                st.health["kept"] = [k for k in st.health["kept"] if k[0] != target[0]]
+                target = health_mod.rollback_target(self.run_dir, st.health, f.cause)
+        target = broadcast_object(target, self.info)
         if done >= self.h.max_rollbacks or target is None:
-            why = (f"{done} rollback(s) done, health.max_rollbacks={self.h.max_rollbacks}"
-                   if target is None or done >= self.h.max_rollbacks else "")
-            if target is None:
-                why = "no healthy checkpoint is kept to roll back to"
+            why = ("no healthy checkpoint is kept to roll back to" if target is None else
+                   f"{done} rollback(s) done, health.max_rollbacks={self.h.max_rollbacks}")
             self.health.finding_event("gave_up", f, rollbacks=done)
             raise TrainingUnhealthy(f"health.action=recover gave up ({why}): {f.text(self.h)}. "
                                     f"`gankit doctor {self.run_dir}` shows the timeline; every "
                                     "checkpoint is kept (rollbacks/ holds abandoned branches)")
         to_step, path = target
+        ckpt = health_mod.load_for_rollback(path)
         # divergence (NaN, samples flying apart, exploding gradients) or falling quality: both
         # sides slow down; collapse or an overpowering D: D alone, so G can catch up
         sides = ("g", "d") if f.cause in rules.DIVERGENCE + ("fid_rising",) else ("d",)
         scale = {k: v * (self.h.lr_factor if k in sides else 1.0) for k, v in st.lr_scale.items()}
-        ckpt = health_mod.load_for_rollback(path)
-        barrier(self.info)  # every rank has read it before rank 0 moves files
-        if self.info.is_main:
-            health_mod.move_branch(self.run_dir, to_step, done + 1)
         st.load_state_dict(ckpt["state"], self.info.rank, self.info.world)
         st.lr_scale = scale
         st.health["rollbacks"] = done + 1
@@ -362,7 +366,10 @@ class Hooks:
                 self.bar.n = to_step
                 self.bar.refresh()
         self.clock, self.images_at_clock = time.perf_counter(), st.images_seen
-        self.checkpoint(st, keep=False)  # last.pt = the state the run continues from
+        self.checkpoint(st, keep=False)  # last.pt = the state the run continues from, first:
+        if self.info.is_main:  # a crash from here on resumes the new branch, not the old
+            health_mod.move_branch(self.run_dir, to_step, done + 1)
+        barrier(self.info)
 
     def evaluate(self, st: TrainState) -> bool:
         """Score the EMA generator (rank 0), log it, keep checkpoints/best.pt.
