@@ -103,8 +103,8 @@ def _status(run: Path, events: list[dict], step: int, steps: int) -> tuple[str, 
 
 
 def _values(record: dict, prefix: str) -> dict[str, float]:
-    keys = set(rules.CAUSES) | {k for k, _, _ in COLUMNS} | {"class_kl", "d_logit_real",
-                                                           "d_logit_fake", "d_logit_spread"}
+    keys = {k for k, _, _ in COLUMNS} | {"class_kl", "d_logit_real", "d_logit_fake",
+                                         "d_logit_spread"}
     out = {}
     for k, v in record.items():
         name = k[len(prefix):] if k.startswith(prefix) else None

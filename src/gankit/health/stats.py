@@ -57,13 +57,13 @@ class Reference:
                    0 if hist is None else int((hist > 0).sum()), hist, stats)
 
 
-def sample_stats(feats: torch.Tensor, labels: torch.Tensor | None, ref: Reference,
-                 all_feats: torch.Tensor | None = None) -> dict[str, float]:
+def sample_stats(feats: torch.Tensor, labels: torch.Tensor | None, ref: Reference
+                 ) -> dict[str, float]:
     """The monitor's numbers for one batch of generated samples.
 
     diversity: mean pairwise distance / real's; duplicates: share of samples with a
     near-duplicate; classes: classes hit / real's; class_kl: KL(p_gen || p_real) over
-    classes; fid_proxy: FID of `all_feats` (default: `feats`) against the real statistics.
+    classes; fid_proxy: FID of `feats` against the real statistics.
     Non-finite samples give NaN diversity (a divergence)."""
     out: dict[str, float] = {}
     if not torch.isfinite(feats).all():
@@ -78,7 +78,5 @@ def sample_stats(feats: torch.Tensor, labels: torch.Tensor | None, ref: Referenc
         kl = kl_divergence(hist, ref.class_hist + 0.5)  # +0.5: a class real n missed is no inf
         out["class_kl"] = kl
     if ref.stats is not None:
-        fake = GaussianStats()
-        fake.update(feats if all_feats is None else all_feats)
-        out["fid_proxy"] = fid_from_stats(ref.stats, fake)
+        out["fid_proxy"] = fid_from_stats(ref.stats, GaussianStats.from_features(feats))
     return out

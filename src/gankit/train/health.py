@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 
-from gankit import checkpoint
 from gankit.config import Config, health_every
 from gankit.data.base import Dataset, MixtureData
 from gankit.families import Family
@@ -252,6 +251,3 @@ def finite_state(state: dict) -> bool:
     return all(torch.isfinite(t).all() for group in ("nets", "ema")
                for sd in state[group].values() for t in sd.values() if t.is_floating_point())
 
-
-def load_for_rollback(path: Path) -> dict:
-    return checkpoint.load(path)

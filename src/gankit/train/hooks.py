@@ -317,11 +317,13 @@ class Hooks:
         latent stream; the abandoned branch moves to rollbacks/N/. Gives up after
         health.max_rollbacks."""
         done = int(st.health.get("rollbacks", 0))
-        target = None
+        target, ckpt = None, None
         if self.info.is_main:  # rank 0 picks; a state saved just after its weights went NaN
             target = health_mod.rollback_target(self.run_dir, st.health, f.cause)  # is none
-            while target is not None and not health_mod.finite_state(
-                    health_mod.load_for_rollback(target[1])["state"]):
+            while target is not None:
+                ckpt = checkpoint.load(target[1])
+                if health_mod.finite_state(ckpt["state"]):
+                    break
                 st.health["kept"] = [k for k in st.health["kept"] if k[0] != target[0]]
                 target = health_mod.rollback_target(self.run_dir, st.health, f.cause)
         target = broadcast_object(target, self.info)
@@ -333,7 +335,7 @@ class Hooks:
                                     f"`gankit doctor {self.run_dir}` shows the timeline; every "
                                     "checkpoint is kept (rollbacks/ holds abandoned branches)")
         to_step, path = target
-        ckpt = health_mod.load_for_rollback(path)
+        ckpt = ckpt if ckpt is not None else checkpoint.load(path)
         # divergence (NaN, samples flying apart, exploding gradients) or falling quality: both
         # sides slow down; collapse or an overpowering D: D alone, so G can catch up
         sides = ("g", "d") if f.cause in rules.DIVERGENCE + ("fid_rising",) else ("d",)
