@@ -11,6 +11,8 @@
     gankit inpaint RUN --image photo.png --mask mask.png --out filled.png
     gankit upscale RUN --image small.png --out big.png
     gankit translate RUN --image x.png|DIR --out y.png|DIR --direction a2b|b2a
+    gankit doctor RUN
+    gankit report RUN [RUN ...] --out report.html
     gankit list
 """
 
@@ -108,13 +110,9 @@ def _sample_options(args: argparse.Namespace) -> dict:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    import dataclasses
     import json
 
     from gankit import tools
-    from gankit.checks import check_names
-    from gankit.config import validate
-    from gankit.data import eval_data
     from gankit.metrics.evaluate import evaluate
     from gankit.pipelines.critic import load_critic
     from gankit.pipelines.generate import load
@@ -127,12 +125,11 @@ def _eval(args: argparse.Namespace) -> None:
                                  ("extractor", args.extractor), ("seed", args.seed),
                                  ("inception_weights", args.inception_weights),
                                  ("protocol", args.protocol)] if v is not None}
-    ecfg = dataclasses.replace(pipe.config.eval, **changes)
-    check_names(validate(dataclasses.replace(pipe.config, eval=ecfg)))
+    ecfg = tools.eval_config(pipe, changes)
     if args.reject:
         pipe.require_stills("--reject")
     data = tools.run_data(pipe)
-    res = evaluate(pipe.metric_samples, eval_data(data, ecfg.n), ecfg, device=args.device)
+    res = tools.evaluate_run(pipe, ecfg, data, args.device)
     out = {"run": str(args.run), **res.to_dict()}
     cols = {"generated": res.scores}
     if args.reject:
@@ -402,6 +399,25 @@ def _doctor(args: argparse.Namespace) -> None:
         out.write_text(json.dumps(rep.to_dict(), indent=1))
 
 
+def _report(args: argparse.Namespace) -> None:
+    from gankit.report import collect, write_report
+    from gankit.train.runs import check_output
+
+    out = check_output(args.out, "--out")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise GankitError(f"--out {out}: the report is an HTML page; give a name ending in .html")
+    if args.n is not None and args.n < 2:
+        raise GankitError(f"--n {args.n}: give at least 2 samples to measure")
+    recs = []
+    for run in args.runs:
+        if Path(run).expanduser().resolve() == out.resolve():
+            raise GankitError(f"--out {out} is one of the runs")
+        recs.append(collect(run, evaluate=not args.no_eval, n=args.n, device=args.device))
+    write_report(recs, out)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(recs)} run(s)); open it in a "
+          "browser, no network needed")
+
+
 def _list(_: argparse.Namespace) -> None:
     from gankit import config, data, families, losses, nets
 
@@ -667,6 +683,15 @@ def _add_misc(sub) -> None:
     dr.add_argument("run", help="run folder (finished, running or crashed)")
     dr.add_argument("--json", help="also write the report as JSON to this file")
     dr.set_defaults(func=_doctor)
+    rp = sub.add_parser("report", help="one self-contained HTML page: samples, curves, health, "
+                        "metrics; several runs compared")
+    rp.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+    rp.add_argument("--out", required=True, help="the HTML file to write")
+    rp.add_argument("--no-eval", action="store_true",
+                    help="skip measuring the final checkpoint (FID, KID, PR, ... and the floor)")
+    rp.add_argument("--n", type=int, help="samples for the final metrics (default: eval.n)")
+    rp.add_argument("--device", default="cpu")
+    rp.set_defaults(func=_report)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,12 +3,16 @@ calibration, and a rejection-sampling source of samples for the evaluator."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
 
 from gankit import data as data_mod
+from gankit.checks import check_names
+from gankit.config import EvalConfig, validate
 from gankit.data.base import Dataset, MixtureData, to_unit_range
+from gankit.metrics.evaluate import EvalResult, evaluate
 from gankit.pipelines.critic import Critic, DRSResult, drs_sample
 from gankit.pipelines.generate import GeneratorPipeline
 
@@ -16,6 +20,20 @@ from gankit.pipelines.generate import GeneratorPipeline
 def run_data(pipe: GeneratorPipeline) -> Dataset:
     """The run's training data, loaded as it was for training."""
     return data_mod.load(pipe.config.data)
+
+
+def eval_config(pipe: GeneratorPipeline, changes: dict) -> EvalConfig:
+    """The run's eval section with `changes` (metrics, n, extractor, ...), names checked."""
+    ecfg = dataclasses.replace(pipe.config.eval, **changes)
+    check_names(validate(dataclasses.replace(pipe.config, eval=ecfg)))
+    return ecfg
+
+
+def evaluate_run(pipe: GeneratorPipeline, ecfg: EvalConfig, data: Dataset,
+                 device: str = "cpu") -> EvalResult:
+    """`gankit eval`'s measurement: the generator against its training data, with the
+    real-vs-real floor."""
+    return evaluate(pipe.metric_samples, data_mod.eval_data(data, ecfg.n), ecfg, device=device)
 
 
 def real_samples(data: Dataset, n: int, seed: int = 0) -> torch.Tensor:

@@ -28,7 +28,7 @@ COLUMNS = [  # (record key, header, format)
 ]
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     """The JSON objects of a .jsonl file; a line torn by a crash is skipped."""
     if not path.is_file():
         return []
@@ -120,8 +120,8 @@ def diagnose(run: str | Path) -> Report:
         raise GankitError(f"{run} is not a run folder (no config.yaml); give the folder "
                           "`gankit train --out` wrote")
     cfg = C.from_dict(C.Config, C.load_yaml(str(run / "config.yaml")))
-    logs = _read_jsonl(run / "metrics.jsonl")
-    events = [e for e in _read_jsonl(run / "health.jsonl") if "event" in e and "step" in e]
+    logs = read_jsonl(run / "metrics.jsonl")
+    events = [e for e in read_jsonl(run / "health.jsonl") if "event" in e and "step" in e]
     step = max((int(r.get("step", 0)) for r in logs), default=0)
     status, text = _status(run, events, step, cfg.train.steps)
     checks = [e for e in events if e["event"] == "check"]
