@@ -90,3 +90,39 @@ def train_full_and_resumed(tmp_path, extra: list[str], steps: int = 4):
     assert_same(checkpoint.load(full)["state"], checkpoint.load(half)["state"])
     return full, half
 
+
+
+# one tiny run of every kind the web app serves (tests/test_serve.py, tests/test_browser.py)
+_WEB_COMMON = ["train.batch_size=4", "train.steps=4", "train.log_every=2", "train.sample_every=2",
+               "train.ckpt_every=2", "train.tensorboard=false", "train.progress=false",
+               "device=cpu"]
+_I2I = ["model.g_width=8", "model.d_width=8", *_WEB_COMMON]
+WEB_RUNS = {
+    "dcgan": list(TINY_DCGAN),
+    "cgan": [*TINY_DCGAN, "model.family=conditional"],
+    "infogan": [*TINY_DCGAN, "model.family=infogan", "model.cat_codes=[10]",
+                "model.cont_codes=1"],
+    "ring": list(TINY_MLP),
+    "clips": ["data.name=moving-mnist", "data.frames=4", "data.resolution=16",
+              "model.family=sequence", "model.z_dim=8", "model.motion_dim=4", "model.g_width=8",
+              "model.d_width=8", "train.n_samples=4", *_WEB_COMMON],
+    "inpaint": ["model.family=image2image", "data.name=photos", "data.resolution=32",
+                "data.pairs=inpaint", *_I2I],
+    "superres": ["model.family=superres", "data.name=photos", "data.resolution=24",
+                 "model.scale=3", "model.blocks=1", "train.pretrain_steps=2",
+                 "reg.fm_weight=1", "model.d_norm=none", *_I2I],
+    "cyclegan": ["model.family=cyclegan", "data.name=mnist5k", "data.name_b=digits",
+                 "data.resolution=16", "model.blocks=1", "model.d_norm=instance", "loss=lsgan",
+                 "reg.pool_size=3", *_I2I],
+}
+
+
+@pytest.fixture(scope="session")
+def web_runs(tmp_path_factory):
+    """A RUNS_DIR holding one tiny trained run of each kind the web app serves."""
+    from gankit.train.loop import train
+
+    root = tmp_path_factory.mktemp("webruns")
+    for name, overrides in WEB_RUNS.items():
+        train(config.build(None, overrides), out=root / name)
+    return root

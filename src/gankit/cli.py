@@ -13,6 +13,7 @@
     gankit translate RUN --image x.png|DIR --out y.png|DIR --direction a2b|b2a
     gankit doctor RUN
     gankit report RUN [RUN ...] --out report.html
+    gankit serve [RUNS_DIR] [--host 127.0.0.1] [--port 7860]
     gankit list
 """
 
@@ -418,6 +419,40 @@ def _report(args: argparse.Namespace) -> None:
           "browser, no network needed")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    import socket
+
+    import uvicorn
+
+    from gankit.serve.app import LOCAL_HOSTS, create_app
+    from gankit.serve.runs import find_runs
+    from gankit.serve.uploads import Limits
+
+    if not 0 <= args.port <= 65535:
+        raise GankitError(f"--port {args.port}: give a port from 0 to 65535")
+    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
+        raise GankitError("--max-upload-mb and --max-pixels must be positive")
+    root = Path(args.runs_dir).expanduser()
+    if not root.is_dir():
+        raise GankitError(f"RUNS_DIR {root} is not a folder")
+    try:  # the port, checked before anything loads: a clear line rather than uvicorn's log
+        with socket.create_server((args.host, args.port)) as sock:
+            port = sock.getsockname()[1] if args.port == 0 else args.port
+    except OSError as exc:
+        raise GankitError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+                          "choose another --port or --host") from None
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    app = create_app(str(root), Limits(int(args.max_upload_mb * 2**20), args.max_pixels),
+                     args.device, None if local else ["*"])
+    found = find_runs(root)
+    print(f"gankit serve: {len(found)} run(s) below {root}; open http://"
+          f"{'127.0.0.1' if local else args.host}:{port}/  (Ctrl+C stops)")
+    if not local:
+        print(f"gankit serve: listening on {args.host}, reachable from other machines; "
+              f"the default {LOCAL_HOSTS[0]} keeps it on this one")
+    uvicorn.run(app, host=args.host, port=port, log_level="warning")
+
+
 def _list(_: argparse.Namespace) -> None:
     from gankit import config, data, families, losses, nets
 
@@ -692,6 +727,18 @@ def _add_misc(sub) -> None:
     rp.add_argument("--n", type=int, help="samples for the final metrics (default: eval.n)")
     rp.add_argument("--device", default="cpu")
     rp.set_defaults(func=_report)
+    sv = sub.add_parser("serve", help="a local web app: generate, interpolate, animate, inpaint, "
+                        "upscale, translate with the runs below RUNS_DIR")
+    sv.add_argument("runs_dir", nargs="?", default="runs", metavar="RUNS_DIR",
+                    help="folder holding run folders, or one run (default: runs)")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free)")
+    sv.add_argument("--max-upload-mb", type=float, default=16, help="size limit of one upload")
+    sv.add_argument("--max-pixels", type=int, default=4096 * 4096,
+                    help="pixel limit of an upload (and of an upscaled result)")
+    sv.add_argument("--device", default="cpu")
+    sv.set_defaults(func=_serve)
 
 
 def parser() -> argparse.ArgumentParser:

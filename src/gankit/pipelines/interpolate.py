@@ -5,6 +5,8 @@ al. 2018, Fig. 4: the same content in every row, the motion differs)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from gankit.errors import GankitError
@@ -31,10 +33,15 @@ def _row_labels(pipe: GeneratorPipeline, seeds: list[int], steps: int) -> torch.
 
 
 def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
-                mode: str = "slerp") -> torch.Tensor:
-    """Samples along paths seed[i] -> seed[i+1]: (len(seeds) - 1, steps, *sample_shape).
+                mode: str = "slerp", at: Sequence[float] | None = None) -> torch.Tensor:
+    """Samples along paths seed[i] -> seed[i+1]: (len(seeds) - 1, steps, *sample_shape), at
+    `steps` even fractions 0..1 of each path, or at the fractions `at` (a slider's position).
     A conditional model keeps the class of seed[i] along path i."""
-    if len(seeds) < 2 or steps < 2:
+    if at is not None:
+        steps = len(at)
+        if not at or not all(0.0 <= float(v) <= 1.0 for v in at):
+            raise GankitError(f"interpolation fractions must lie in [0, 1]; got {list(at)}")
+    if len(seeds) < 2 or (steps < 2 and at is None):
         raise GankitError(f"interpolation needs at least 2 seeds and 2 steps; got {len(seeds)} "
                           f"seed(s) and {steps} step(s)")
     if mode not in ("lerp", "slerp"):
@@ -42,7 +49,8 @@ def interpolate(pipe: GeneratorPipeline, seeds: list[int], steps: int = 8,
     z = torch.cat([pipe.latents(1, seed=s) for s in seeds])
     k = pipe.latent.noise  # only the noise moves: codes (one-hot blocks) stay those of seed i
     a, b = z[:-1, :k], z[1:, :k]
-    t = torch.linspace(0, 1, steps, dtype=z.dtype)
+    t = (torch.linspace(0, 1, steps, dtype=z.dtype) if at is None
+         else torch.tensor([float(v) for v in at], dtype=z.dtype))
     path = slerp(a, b, t) if mode == "slerp" else a[:, None] + t[None, :, None] * (b - a)[:, None]
     codes = z[:-1, None, k:].expand(-1, steps, -1)
     path = torch.cat([path, codes], 2)
