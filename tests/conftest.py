@@ -126,3 +126,37 @@ def web_runs(tmp_path_factory):
     for name, overrides in WEB_RUNS.items():
         train(config.build(None, overrides), out=root / name)
     return root
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_app(web_runs):
+    """The web app over `web_runs` in a real uvicorn server on 127.0.0.1, as `gankit serve`
+    runs it; yields its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from gankit.serve.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(str(web_runs)), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "the test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
+from conftest import free_port
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -227,31 +226,6 @@ def test_an_unexpected_failure_is_an_answer_not_a_crash(web_runs, monkeypatch):
     assert client.post("/api/generate", json={"run": "dcgan"}).status_code == 200
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def live(web_runs):
-    """The app in a real uvicorn server on 127.0.0.1, as `gankit serve` runs it."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(str(web_runs)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
 def _post(url: str, body: dict | tuple) -> tuple[int, bytes]:
     if isinstance(body, tuple):  # multipart: (fields, files)
         import uuid
@@ -277,7 +251,7 @@ def _post(url: str, body: dict | tuple) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_a_burst_from_several_tabs_gets_every_answer_right(live):
+def test_a_burst_from_several_tabs_gets_every_answer_right(live_app):
     """48 requests over 12 threads, mixed runs and kinds: each answer equals the answer to
     the same request sent alone."""
     small = png(photo(20, 14))
@@ -301,15 +275,15 @@ def test_a_burst_from_several_tabs_gets_every_answer_right(live):
                                            "mask": png(mask)})))
         else:
             jobs.append(("/api/generate", {"run": "dcgan", "seed": k, "n": 100}))  # refused
-    alone = [_post(live + url, body) for url, body in jobs]
+    alone = [_post(live_app + url, body) for url, body in jobs]
     with ThreadPoolExecutor(12) as pool:
-        burst = list(pool.map(lambda job: _post(live + job[0], job[1]), jobs))
+        burst = list(pool.map(lambda job: _post(live_app + job[0], job[1]), jobs))
     assert [s for s, _ in alone] == [400 if k % 6 == 5 else 200 for k in range(48)]
     assert burst == alone
 
 
 def test_gankit_serve_listens_on_this_machine_only_by_default(web_runs, tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "gankit", "serve", str(web_runs), "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)

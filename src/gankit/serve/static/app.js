@@ -17,11 +17,11 @@ async function call(url, body, isForm) {
   return { blob: await res.blob(), name, size: res.headers.get("X-Image-Size") || "" };
 }
 
-// Run `work` for a panel: busy button, error line, result image and download link.
+// Run `work` for a panel: busy button (if any), error line, result image and download link.
 async function run(prefix, button, work) {
   const err = $(prefix + "-err");
   err.textContent = "";
-  button.disabled = true;
+  if (button) button.disabled = true;
   try {
     const r = await work();
     const img = $(prefix + "-out"), dl = $(prefix + "-dl");
@@ -37,7 +37,7 @@ async function run(prefix, button, work) {
   } catch (e) {
     err.textContent = e.message;
   } finally {
-    button.disabled = false;
+    if (button) button.disabled = false;
   }
 }
 
@@ -127,7 +127,7 @@ async function interp() {
   interpBusy = true;
   const t = num("int-t");
   $("int-t-val").textContent = "t = " + t.toFixed(2);
-  await run("int", $("int-t"), () => call("/api/interpolate",
+  await run("int", null, () => call("/api/interpolate",  // the slider stays live
     { run: current.id, seed_a: num("int-a"), seed_b: num("int-b"), t }));
   $("int-out").dataset.t = t.toFixed(2);
   interpBusy = false;
