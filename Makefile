@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gankit-installed
 DEMO   := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 install: $(STAMP)
 
@@ -25,8 +25,25 @@ demo: $(STAMP)
 	$(BIN)/gankit sample $(DEMO) --n 64 --seed 0 --out $(DEMO)/final-grid.png
 	@echo "sample grids: $(DEMO)/samples/ and $(DEMO)/final-grid.png"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The browser tests drive Debian's Chromium (Playwright pointed at it, no browser download).
+# Installed here where apt-get is usable (root, or sudo without a password); elsewhere those
+# tests skip and say why.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "no chromium and no root: the browser tests will skip (apt-get install chromium)"; \
+	     exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	     echo "no apt-get: install Chromium yourself for the browser tests (they skip without it)"; \
+	     exit 0; fi; \
+	echo "installing Debian's chromium for the browser tests"; \
+	$$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	{ $$SUDO apt-get update -q >/dev/null 2>&1 && \
+	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	echo "could not install chromium: the browser tests will skip"
 
 bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python benchmarks/bench_train.py

@@ -322,3 +322,13 @@ def _has(cmd: str) -> bool:
 def test_serve_refuses_a_missing_folder(tmp_path, capsys):
     assert main(["serve", str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_runs_are_found_below_the_folder_but_not_inside_other_runs(tmp_path):
+    from gankit.serve.runs import find_runs
+
+    for rel in ["a", "group/b", "a/rollbacks/1", "group/c/d"]:
+        (tmp_path / rel / "checkpoints").mkdir(parents=True)
+        (tmp_path / rel / "checkpoints" / "last.pt").write_bytes(b"")
+    assert list(find_runs(tmp_path)) == ["a", "group/b", "group/c/d"]
+    assert list(find_runs(tmp_path / "a")) == ["a"]  # RUNS_DIR may be one run

@@ -31,12 +31,15 @@ def find_runs(root: Path) -> dict[str, Path]:
     """id -> run folder for every run (a folder with checkpoints/last.pt) below `root`."""
     if (root / CKPT).is_file():
         return {root.resolve().name or "run": root}
-    found = {}
-    for depth in range(1, DEPTH + 1):
+    found: dict[str, Path] = {}
+    for depth in range(1, DEPTH + 1):  # shallow first, so a run is seen before its insides
         for ckpt in sorted(root.glob("/".join(["*"] * depth) + f"/{CKPT.as_posix()}")):
             run = ckpt.parent.parent
-            found[run.relative_to(root).as_posix()] = run
-    return found
+            rel = run.relative_to(root)
+            if any(p.as_posix() in found for p in rel.parents):
+                continue  # a run's own rollbacks/N/ branch is part of it, not another run
+            found[rel.as_posix()] = run
+    return dict(sorted(found.items()))
 
 
 def describe(run_id: str, pipe: GeneratorPipeline | ImagePipeline, step: int) -> dict:
