@@ -25,8 +25,8 @@ from gankit.cli import main as cli
 from gankit.data.photos import photo_images
 from gankit.serve.app import create_app
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def serve(root: str) -> tuple[str, uvicorn.Server]:

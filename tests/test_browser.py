@@ -38,8 +38,8 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium found: install Debian's chromium (apt-get install "
     "chromium chromium-driver; `make test` does where it can) or set GANKIT_CHROMIUM")
 # flags for a sandboxed, offline machine: no background calls home that the network refuses
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
         "--disable-default-apps", "--disable-extensions"]
 
 
