@@ -26,7 +26,8 @@ from gankit.data.photos import photo_images
 from gankit.serve.app import create_app
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run"]
 
 
 def serve(root: str) -> tuple[str, uvicorn.Server]:
