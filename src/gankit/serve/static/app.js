@@ -36,6 +36,8 @@ async function run(prefix, button, work) {
     return r;
   } catch (e) {
     err.textContent = e.message;
+    $(prefix + "-out").hidden = true;  // no older result beside the message, to mistake for
+    $(prefix + "-dl").hidden = true;   // this request's
   } finally {
     if (button) button.disabled = false;
   }
