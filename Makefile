@@ -40,9 +40,9 @@ browser:
 	     echo "no apt-get: install Chromium yourself for the browser tests (they skip without it)"; \
 	     exit 0; fi; \
 	echo "installing Debian's chromium for the browser tests"; \
-	$$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	{ $$SUDO apt-get update -q >/dev/null 2>&1 && \
-	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1; } || \
 	echo "could not install chromium: the browser tests will skip"
 
 bench: $(STAMP)

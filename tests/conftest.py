@@ -128,14 +128,6 @@ def web_runs(tmp_path_factory):
     return root
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_app(web_runs):
     """The web app over `web_runs` in a real uvicorn server on 127.0.0.1, as `gankit serve`
@@ -147,9 +139,8 @@ def live_app(web_runs):
 
     from gankit.serve.app import create_app
 
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(str(web_runs)), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+                                           port=0, log_level="warning"))  # any free port
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(400):
@@ -157,6 +148,7 @@ def live_app(web_runs):
             break
         time.sleep(0.05)
     assert server.started, "the test server did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

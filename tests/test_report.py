@@ -147,3 +147,23 @@ def test_running_mean_and_log_scale():
     svg = charts.chart_svg("t", {"x": ([0, 1, 2], [1.0, 2.0, 3.0])})
     assert svg.startswith("<svg") and svg == charts.chart_svg("t", {"x": ([0, 1, 2],
                                                                           [1.0, 2.0, 3.0])})
+
+
+def test_a_dollar_in_a_run_name_is_text_not_math(runs, tmp_path):
+    run = tmp_path / "lr_$\\nosuchmacro$"  # matplotlib's math parser would refuse this
+    shutil.copytree(runs[0], run)
+    page = render([collect(run, False), collect(runs[1], False)])  # legends "1: lr_$..."
+    assert "lr_$\\nosuchmacro$" in page
+
+
+def test_one_runs_failed_measurement_leaves_the_rest_of_the_report(runs, monkeypatch):
+    from gankit import tools
+    from gankit.errors import GankitError
+
+    def gone(_pipe):
+        raise GankitError("data folder /data/x is gone")
+
+    monkeypatch.setattr(tools, "run_data", gone)
+    rec = collect(runs[0], n=16)
+    assert rec.metrics is None and rec.metrics_note == "not measured: data folder /data/x is gone"
+    assert rec.samples and rec.series["losses"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import select
 import subprocess
 import sys
 import time
@@ -14,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-from conftest import free_port
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -46,7 +46,8 @@ def photo(w: int = 40, h: int = 30, channels: int = 3, seed: int = 0) -> np.ndar
 
 @pytest.fixture(scope="module")
 def client(web_runs):
-    return TestClient(create_app(str(web_runs), Limits(max_bytes=200_000, max_pixels=600 * 600)),
+    return TestClient(create_app(str(web_runs), Limits(max_bytes=200_000, max_pixels=600 * 600,
+                                                       max_whole_pixels=48 * 48)),
                       base_url="http://127.0.0.1")
 
 
@@ -138,6 +139,14 @@ def _bomb() -> bytes:
     return png(np.zeros((800, 800), np.uint8))
 
 
+def _huge_bomb() -> bytes:
+    """A 40 KB PNG of 20000x20000 px: past even Pillow's own bomb limit, which refuses it
+    inside Image.open."""
+    buf = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def _truncated() -> bytes:
     return png(photo(40, 30))[:120]
 
@@ -145,7 +154,9 @@ def _truncated() -> bytes:
 @pytest.mark.parametrize("url, form, files, status, message", [
     ("/api/upscale", {"run": "superres"}, {"image": b""}, 400, "the upload is empty"),
     ("/api/upscale", {"run": "superres"}, {"image": b"%PDF-1.4 hello"}, 415, "not an image"),
-    ("/api/upscale", {"run": "superres"}, {"image": "big"}, 413, "above the upload limit"),
+    ("/api/upscale", {"run": "superres"}, {"image": "big"}, 413, "larger than the upload limit"),
+    ("/api/upscale", {"run": "superres"}, {"image": "hugebomb"}, 413, "decompression-bomb"),
+    ("/api/translate", {"run": "cyclegan"}, {"image": "digit64"}, 413, "whole image at once"),
     ("/api/upscale", {"run": "superres"}, {"image": "bomb"}, 413, "decompression-bomb"),
     ("/api/upscale", {"run": "superres"}, {"image": "truncated"}, 400, "damaged"),
     ("/api/upscale", {"run": "superres"}, {"image": "wide"}, 413, "would be"),
@@ -163,7 +174,8 @@ def test_bad_uploads_get_one_line_and_the_server_goes_on(client, url, form, file
                                                          message):
     made = {"big": bytes(200_001), "bomb": _bomb(), "truncated": _truncated(),
             "ok": png(photo(40, 30)), "small": png(np.zeros((10, 10), np.uint8)),
-            "empty": png(np.zeros((30, 40), np.uint8)), "wide": png(np.full((300, 300, 3), 128, np.uint8))}
+            "empty": png(np.zeros((30, 40), np.uint8)), "wide": png(np.full((300, 300, 3), 128, np.uint8)),
+            "hugebomb": _huge_bomb(), "digit64": png(photo(64, 64, channels=1))}
     files = {k: (f"{k}.png", made.get(v, v) if isinstance(v, str) else v)
              for k, v in files.items()}
     r = client.post(url, data=form, files=files)
@@ -180,7 +192,10 @@ def test_bad_uploads_get_one_line_and_the_server_goes_on(client, url, form, file
     ({"run": "dcgan", "seed": "7"}, "seed"),
     ({"run": "dcgan", "truncation": 1.5}, "truncation"),
     ({"run": "dcgan", "class": 3}, "needs a class-conditional model"),
-    ({"run": "cgan", "class": 12}, "0..9"),
+    ({"run": "cgan", "class": 12}, "class: give a whole number from 0 to 9"),
+    ({"run": "cgan", "class": "3"}, "class: give a whole number"),
+    ({"run": "cgan", "class": 1.7}, "class: give a whole number"),
+    ({"run": "cgan", "class": [1, 2]}, "class: give a whole number"),
     ({"run": "infogan", "codes": {"c0": 11}}, "0..9"),
     ({"run": "infogan", "codes": [1]}, "codes"),
     ({"run": "inpaint"}, "draws no samples"),
@@ -201,15 +216,50 @@ def test_the_app_is_local_only_and_serves_every_file_itself(client):
     js = client.get("/static/app.js").text + client.get("/static/app.css").text
     assert "http" not in js and "url(" not in js and "@import" not in js
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    for path in ["/docs", "/redoc", "/openapi.json", "/static/../app.py"]:
+    for path in ["/docs", "/redoc", "/openapi.json", "/static/%2E%2E%2Fapp.py", "/static/x.js"]:
         assert client.get(path).status_code == 404, path
     assert client.get("/", headers={"Host": "attacker.example"}).status_code == 400
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(client):
+def test_an_oversized_or_unsized_body_is_refused_before_it_is_read(client):
     r = client.post("/api/upscale", content=b"x", headers={"Content-Length": str(10**9),
                                                            "Content-Type": "image/png"})
     assert r.status_code == 413 and "above the limit" in r.json()["error"]
+
+    def chunks():  # no Content-Length: a chunked body would slip past the size checks
+        yield b'{"run": "dcgan"}'
+
+    r = client.post("/api/generate", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 411 and "Content-Length" in r.json()["error"]
+
+
+def test_another_sites_page_cannot_make_the_app_work(client):
+    """A page elsewhere can post a form here (a 'simple' request); the Origin or
+    Sec-Fetch-Site header gives it away."""
+    body = {"run": "dcgan", "n": 4}
+    for headers in ({"Origin": "https://example.com"}, {"Sec-Fetch-Site": "cross-site"},
+                    {"Origin": "null"}):
+        r = client.post("/api/generate", json=body, headers=headers)
+        assert r.status_code == 403 and "another site" in r.json()["error"], headers
+    ok = client.post("/api/generate", json=body, headers={"Origin": "http://127.0.0.1",
+                                                          "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 200
+
+
+def test_a_phone_photo_is_taken_upright_as_the_browser_shows_it(client):
+    """EXIF orientation 6 (a portrait from a phone): browsers rotate it for display and the
+    painted mask follows what was shown, so the server rotates it too."""
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    Image.fromarray(photo(60, 30)).save(buf, "JPEG", exif=exif)
+    r = client.post("/api/upscale", data={"run": "superres"}, files={"image": ("p.jpg", buf.getvalue())})
+    assert r.status_code == 200 and r.headers["x-image-size"] == f"{30 * 3}x{60 * 3}"
+    mask = np.zeros((60, 30), np.uint8)
+    mask[10:20, 5:15] = 255
+    r = client.post("/api/inpaint", data={"run": "inpaint"},
+                    files={"image": ("p.jpg", buf.getvalue()), "mask": ("m.png", png(mask))})
+    assert r.status_code == 200, r.text
 
 
 def test_an_unexpected_failure_is_an_answer_not_a_crash(web_runs, monkeypatch):
@@ -222,6 +272,7 @@ def test_an_unexpected_failure_is_an_answer_not_a_crash(web_runs, monkeypatch):
     monkeypatch.setattr(actions, "generate", boom)
     r = client.post("/api/generate", json={"run": "dcgan"})
     assert r.status_code == 500 and "simulated" in r.json()["error"]
+    assert "default-src 'none'" in r.headers["content-security-policy"]
     monkeypatch.undo()
     assert client.post("/api/generate", json={"run": "dcgan"}).status_code == 200
 
@@ -282,22 +333,29 @@ def test_a_burst_from_several_tabs_gets_every_answer_right(live_app):
     assert burst == alone
 
 
+def _first_line(proc: subprocess.Popen, seconds: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    assert ready, "gankit serve printed nothing"
+    return proc.stdout.readline()
+
+
 def test_gankit_serve_listens_on_this_machine_only_by_default(web_runs, tmp_path):
-    port = free_port()
+    log = open(tmp_path / "stderr.txt", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen([sys.executable, "-m", "gankit", "serve", str(web_runs), "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                             "0"], stdout=subprocess.PIPE, stderr=log, text=True)
     try:
-        line = proc.stdout.readline()
-        assert f"open http://127.0.0.1:{port}/" in line and "8 run(s)" in line
-        for _ in range(100):
+        line = _first_line(proc, 120)
+        assert "open http://127.0.0.1:" in line and "8 run(s)" in line, line
+        port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+        runs = None
+        for _ in range(200):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=30) as r:
                     runs = json.loads(r.read())["runs"]
                 break
             except OSError:
                 time.sleep(0.1)
-        assert len(runs) == 8
+        assert runs is not None and len(runs) == 8
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], check=False,
                                    capture_output=True, text=True).stdout if _has("ss") else ""
         if listening:  # the local address column of the one listening socket
@@ -305,12 +363,13 @@ def test_gankit_serve_listens_on_this_machine_only_by_default(web_runs, tmp_path
         # the port is taken now: a second server says so in one line
         r = subprocess.run([sys.executable, "-m", "gankit", "serve", str(web_runs), "--port",
                             str(port)], check=False, capture_output=True, text=True,
-                           timeout=60)
+                           timeout=120)
         assert r.returncode == 2 and "cannot listen on 127.0.0.1" in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 def _has(cmd: str) -> bool:
@@ -319,9 +378,16 @@ def _has(cmd: str) -> bool:
     return shutil.which(cmd) is not None
 
 
-def test_serve_refuses_a_missing_folder(tmp_path, capsys):
-    assert main(["serve", str(tmp_path / "nope")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
+@pytest.mark.parametrize("args, message", [
+    (["{tmp}/nope"], "is not a folder"),
+    (["{tmp}", "--max-upload-mb", "nan"], "positive, finite"),
+    (["{tmp}", "--max-upload-mb", "0"], "positive, finite"),
+    (["{tmp}", "--port", "70000"], "from 0 to 65535"),
+])
+def test_serve_refuses_bad_arguments_in_one_line(tmp_path, capsys, args, message):
+    assert main(["serve", *[a.format(tmp=tmp_path) for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_runs_are_found_below_the_folder_but_not_inside_other_runs(tmp_path):

@@ -420,37 +420,10 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import socket
+    from gankit.serve import launch
 
-    import uvicorn
-
-    from gankit.serve.app import LOCAL_HOSTS, create_app
-    from gankit.serve.runs import find_runs
-    from gankit.serve.uploads import Limits
-
-    if not 0 <= args.port <= 65535:
-        raise GankitError(f"--port {args.port}: give a port from 0 to 65535")
-    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
-        raise GankitError("--max-upload-mb and --max-pixels must be positive")
-    root = Path(args.runs_dir).expanduser()
-    if not root.is_dir():
-        raise GankitError(f"RUNS_DIR {root} is not a folder")
-    try:  # the port, checked before anything loads: a clear line rather than uvicorn's log
-        with socket.create_server((args.host, args.port)) as sock:
-            port = sock.getsockname()[1] if args.port == 0 else args.port
-    except OSError as exc:
-        raise GankitError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                          "choose another --port or --host") from None
-    local = args.host in ("127.0.0.1", "localhost", "::1")
-    app = create_app(str(root), Limits(int(args.max_upload_mb * 2**20), args.max_pixels),
-                     args.device, None if local else ["*"])
-    found = find_runs(root)
-    print(f"gankit serve: {len(found)} run(s) below {root}; open http://"
-          f"{'127.0.0.1' if local else args.host}:{port}/  (Ctrl+C stops)")
-    if not local:
-        print(f"gankit serve: listening on {args.host}, reachable from other machines; "
-              f"the default {LOCAL_HOSTS[0]} keeps it on this one")
-    uvicorn.run(app, host=args.host, port=port, log_level="warning")
+    launch.serve(args.runs_dir, args.host, args.port,
+                 launch.limits(args.max_upload_mb, args.max_pixels), args.device)
 
 
 def _list(_: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gankit.data.base import TensorData, convert_channels
 from gankit.data.builtin import DATASETS
@@ -50,6 +50,7 @@ def read_image(path: str | Path, channels: int | None = None) -> torch.Tensor:
     try:
         with Image.open(path) as img:
             img.load()
+            img = ImageOps.exif_transpose(img)  # a phone photo upright, as viewers show it
             if channels is None:
                 channels = 1 if img.mode in GREY_MODES else 3
             arr = np.array(convert_mode(img, "RGB" if channels == 3 else "L"), dtype=np.uint8)

@@ -48,7 +48,7 @@ def chart_svg(title: str, lines: dict[str, Series], events: list[int] | None = N
     """One chart: a line per entry of `lines` (label -> (steps, values)); vertical marks at
     the steps in `events` (health events). Returns the <svg> element as text."""
     with matplotlib.rc_context({"svg.hashsalt": "gankit", "svg.fonttype": "path",
-                                "font.size": 8}):
+                                "font.size": 8, "text.parse_math": False}):  # "$" in names
         fig = Figure(figsize=(4.6, 2.6), dpi=100, layout="constrained")
         ax = fig.add_subplot()
         for i, (label, (steps, vals)) in enumerate(sorted(lines.items())):

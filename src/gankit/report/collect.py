@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from gankit import config as C
@@ -34,7 +34,6 @@ class RunRecord:
     health: doctor.Report
     metrics: dict | None = None  # EvalResult.to_dict() of the final checkpoint, or None
     metrics_note: str = ""  # why there is no table, when there is none
-    extra: dict = field(default_factory=dict)
 
 
 def _group(key: str) -> str:
@@ -118,6 +117,9 @@ def collect(run: str | Path, evaluate: bool = True, n: int | None = None,
     cfg = C.from_dict(C.Config, C.load_yaml(str(path / "config.yaml")))
     metrics, note = (None, "not measured (--no-eval)")
     if evaluate:
-        metrics, note = _metrics(path, n, device)
+        try:
+            metrics, note = _metrics(path, n, device)
+        except GankitError as exc:  # e.g. the training data moved: the rest still reports
+            metrics, note = None, f"not measured: {exc}"
     return RunRecord(path, path.name or str(path), text, cfg.model.family, read_series(path),
                      sample_grids(path), doctor.diagnose(path), metrics, note)

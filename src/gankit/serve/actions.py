@@ -20,7 +20,7 @@ from gankit.images import make_grid
 from gankit.pipelines.clips import save_gif
 from gankit.pipelines.generate import GeneratorPipeline
 from gankit.pipelines.interpolate import interpolate
-from gankit.pipelines.restore import ImagePipeline
+from gankit.pipelines.restore import ImagePipeline, has_instance_norm
 from gankit.serve.uploads import Limits, UploadError, decode_image, decode_mask
 
 MAX_N = 64  # samples in one generated grid
@@ -30,6 +30,7 @@ MAX_SEED = 2**31 - 1
 
 @dataclass
 class Result:
+    """An encoded answer and what the page needs to show and save it."""
     data: bytes
     media_type: str  # image/png | image/gif
     filename: str  # what the page's download link saves it as
@@ -61,6 +62,7 @@ def _image_model(pipe: object, what: str) -> ImagePipeline:
 
 
 def check_int(name: str, value: object, lo: int, hi: int) -> int:
+    """A whole number (not a bool, float or string) in [lo, hi], or a GankitError naming it."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise GankitError(f"{name}: give a whole number from {lo} to {hi}, not {value!r}")
     return value
@@ -83,6 +85,10 @@ def generate(pipe: object, seed: int, n: int, cls: int | None = None,
     seed, n = check_int("seed", seed, 0, MAX_SEED), check_int("n", n, 1, MAX_N)
     if gp.is_sequence:
         return clip(gp, seed, min(n, MAX_CLIPS), None, truncation)
+    if cls is not None:
+        if not gp.num_classes:
+            gp.labels(1, classes=0)  # the library's error for a model without classes
+        cls = check_int("class", cls, 0, gp.num_classes - 1)
     opts = {"codes": codes or {}, "truncation": _truncation(truncation)}
     nrow = None
     if gp.is_image and gp.num_classes and cls is None:
@@ -132,6 +138,16 @@ def clip(pipe: object, seed: int, n: int = 4, frames: int | None = None,
     return Result(data, "image/gif", f"clips-seed{seed}.gif", (w, h))
 
 
+def _check_whole(ip: ImagePipeline, net: object, img: torch.Tensor, limits: Limits) -> None:
+    """A net with instance norm runs on the whole image at once (no tiles), so its memory
+    grows with the image: a tighter pixel cap than the tiled nets."""
+    h, w = img.shape[-2:]
+    if has_instance_norm(net) and h * w > limits.max_whole_pixels:
+        raise UploadError(f"image: {w}x{h} px; this {ip.family} model sees the whole image at "
+                          f"once (instance norm), so it takes at most "
+                          f"{limits.max_whole_pixels:,} pixels; upload a smaller image", 413)
+
+
 def inpaint(pipe: object, image: bytes, mask: bytes, limits: Limits) -> Result:
     """Fill the white parts of `mask` in `image`; every other pixel is returned unchanged."""
     ip = _image_model(pipe, "inpainting")
@@ -140,6 +156,7 @@ def inpaint(pipe: object, image: bytes, mask: bytes, limits: Limits) -> Result:
     hole = decode_mask(mask, tuple(img.shape[-2:]), limits)
     if not hole.any():
         raise UploadError("mask: nothing is painted; paint over the part to fill")
+    _check_whole(ip, ip.g, img, limits)
     return _chw_png(ip.inpaint(img, hole), "inpainted.png")
 
 
@@ -153,6 +170,7 @@ def upscale(pipe: object, image: bytes, limits: Limits) -> Result:
         raise UploadError(f"image: {w}x{h} px x{ip.scale} would be {w * ip.scale}x"
                           f"{h * ip.scale} px, more than the limit of {limits.max_pixels:,} "
                           "pixels; upload a smaller image", 413)
+    _check_whole(ip, ip.g, img, limits)
     return _chw_png(ip.upscale(img), f"upscaled-x{ip.scale}.png")
 
 
@@ -161,4 +179,5 @@ def translate(pipe: object, image: bytes, direction: str, limits: Limits) -> Res
     ip = _image_model(pipe, "translation")
     ip.check_translate(direction)
     img = decode_image(image, "image", limits, ip.input_channels(direction))
+    _check_whole(ip, ip.g_ba if direction == "b2a" else ip.g, img, limits)
     return _chw_png(ip.translate(img, direction), f"translated-{direction}.png")

@@ -4,7 +4,9 @@ keep it local and sturdy.
 - Every file the page uses is served from here; a Content-Security-Policy tells the browser
   to fetch nothing from anywhere else, and FastAPI's API docs (which load from a CDN) are off.
 - A request's Host must name this machine when bound to 127.0.0.1 (DNS-rebinding guard).
-- Every refused request gets {"error": one line} and a 4xx status; the server goes on.
+- Every refused request gets {"error": one line} and a 4xx status; the server goes on. A
+  POST from another site's page (Origin, Sec-Fetch-Site) or without a Content-Length is
+  refused before its body is read.
 - Requests run in FastAPI's thread pool; one run serves one request at a time (its lock),
   different runs in parallel.
 """
@@ -12,9 +14,10 @@ keep it local and sturdy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Body, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -30,7 +33,7 @@ LOG = logging.getLogger("gankit.serve")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
-LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]  # Host headers accepted by default
 
 
 def _static(name: str) -> bytes:
@@ -48,6 +51,25 @@ def _read(upload: UploadFile, limits: Limits) -> bytes:
     return upload.file.read(limits.max_bytes + 1)
 
 
+def _refusal(request: Request, limits: Limits) -> tuple[int, str] | None:
+    """(status, message) for a request refused before it is read: another site's page
+    posting here (any page the user visits could otherwise start heavy work), a body of
+    unknown or excessive length (a chunked body would slip past the size limits)."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return None
+    origin = request.headers.get("origin")
+    if request.headers.get("sec-fetch-site") == "cross-site" or (
+            origin is not None and urlsplit(origin).netloc != request.headers.get("host")):
+        return 403, f"requests from another site ({origin or 'cross-site'}) are refused"
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        return 411, "send the request with a Content-Length"
+    if int(length) > 2 * limits.max_bytes + 2**16:
+        return 413, (f"the upload is {size_text(int(length))}, above the limit of "
+                     f"{size_text(limits.max_bytes)} a file")
+    return None
+
+
 def create_app(runs_dir: str, limits: Limits | None = None, device: str = "cpu",
                allowed_hosts: list[str] | None = None) -> FastAPI:
     """The app for the runs below `runs_dir`; `allowed_hosts` None = this machine's names."""
@@ -57,12 +79,18 @@ def create_app(runs_dir: str, limits: Limits | None = None, device: str = "cpu",
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOCAL_HOSTS)
 
     @app.middleware("http")
-    async def guard(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > 2 * limits.max_bytes + 2**16:
-            return JSONResponse({"error": f"the upload is {size_text(int(length))}, above the "
-                                 f"limit of {size_text(limits.max_bytes)} a file"}, 413)
-        response = await call_next(request)
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]],
+                    ) -> Response:
+        refusal = _refusal(request, limits)
+        if refusal is not None:
+            response: Response = JSONResponse({"error": refusal[1]}, refusal[0])
+        else:
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # any failure is an answer, not a crash
+                LOG.exception("request failed")
+                response = JSONResponse({"error": f"internal error ({type(exc).__name__}: "
+                                         f"{exc}); the server goes on"}, 500)
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -79,12 +107,6 @@ def create_app(runs_dir: str, limits: Limits | None = None, device: str = "cpu",
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
         return JSONResponse({"error": f"{where}: {first.get('msg', 'malformed request')}"}, 400)
 
-    @app.exception_handler(Exception)
-    async def crashed(_: Request, exc: Exception) -> JSONResponse:
-        LOG.exception("request failed")
-        return JSONResponse({"error": f"internal error ({type(exc).__name__}: {exc}); the "
-                             "server goes on"}, 500)
-
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
         return HTMLResponse(_static("index.html"))
@@ -97,8 +119,8 @@ def create_app(runs_dir: str, limits: Limits | None = None, device: str = "cpu",
 
     @app.get("/api/runs")
     def runs() -> dict:
-        found, problems = catalog.describe_all()
-        return {"root": str(catalog.root), "runs": found, "problems": problems,
+        listing = catalog.describe_all()
+        return {"root": str(catalog.root), "runs": listing.runs, "problems": listing.problems,
                 "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels}}
 
     def _run(body: dict, fn: Callable[..., actions.Result], *args: object) -> Response:

@@ -1,17 +1,17 @@
 """Uploaded images, checked before anything is decoded: size in bytes, a format from a short
 list (sniffed from the bytes, not the name or the declared type), and the pixel count read
 from the header, so a small file that would decode to gigabytes (a decompression bomb) is
-refused without decoding it."""
+refused without decoding it. A photo's EXIF orientation is applied, as browsers apply it
+when they show the photo (the painted mask must line up with what the user saw)."""
 
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gankit.data.folder import GREY_MODES, convert_mode
 from gankit.errors import GankitError
@@ -29,8 +29,11 @@ class UploadError(GankitError):
 
 @dataclass(frozen=True)
 class Limits:
+    """What one request may ask of the server."""
     max_bytes: int = 16 * 2**20  # one uploaded file
-    max_pixels: int = 4096 * 4096  # width x height of an upload, read from its header
+    max_pixels: int = 4096 * 4096  # width x height of an upload (from its header) or result
+    max_whole_pixels: int = 1024 * 1024  # for nets that must see the whole image at once
+    #                                      (instance norm: no tiling, memory grows with it)
 
 
 def size_text(n: int) -> str:
@@ -45,26 +48,25 @@ def decode_image(data: bytes, what: str, limits: Limits, channels: int | None = 
     if not data:
         raise UploadError(f"{what}: the upload is empty; choose an image file")
     if len(data) > limits.max_bytes:
-        raise UploadError(f"{what}: {size_text(len(data))} is above the upload limit of "
+        raise UploadError(f"{what}: larger than the upload limit of "
                           f"{size_text(limits.max_bytes)}", 413)
+    bomb = f"more than the limit of {limits.max_pixels:,} pixels (decompression-bomb guard)"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as img:
-                w, h = img.size  # from the header: nothing decoded yet
-                if w * h > limits.max_pixels:
-                    raise UploadError(f"{what}: {w}x{h} px is more than the limit of "
-                                      f"{limits.max_pixels:,} pixels (decompression-bomb guard)",
-                                      413)
-                img.load()
-                if channels is None:
-                    channels = 1 if img.mode in GREY_MODES else 3
-                arr = np.array(convert_mode(img, "RGB" if channels == 3 else "L"), np.uint8)
+        with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+            w, h = img.size  # from the header: nothing decoded yet
+            if w * h > limits.max_pixels:
+                raise UploadError(f"{what}: {w}x{h} px is {bomb}", 413)
+            img.load()
+            upright = ImageOps.exif_transpose(img)  # as a browser shows a phone photo
+            if channels is None:
+                channels = 1 if upright.mode in GREY_MODES else 3
+            arr = np.array(convert_mode(upright, "RGB" if channels == 3 else "L"), np.uint8)
     except UnidentifiedImageError:
         raise UploadError(f"{what}: not an image gankit reads; upload one of "
                           f"{', '.join(FORMATS)}", 415) from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError:  # Pillow's own, still larger, limit
+        raise UploadError(f"{what}: {bomb}", 413) from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise UploadError(f"{what}: a damaged or unreadable image ({type(exc).__name__})"
                           ) from None
     arr = arr[:, :, None] if arr.ndim == 2 else arr

@@ -199,6 +199,8 @@ $("inp-file").addEventListener("change", async () => {
   try {
     await new Promise((ok, bad) => { img.onload = ok; img.onerror = bad; img.src = url; });
   } catch (e) {
+    photo = null;  // nothing to paint on: the old photo and its mask must not go with this file
+    canvas.width = maskCanvas.width = 0;
     $("inp-err").textContent = file.name + ": the browser cannot show this file as an image";
     return;
   }
@@ -211,7 +213,7 @@ $("inp-file").addEventListener("change", async () => {
 $("inp-clear").addEventListener("click", clearMask);
 $("inp-go").addEventListener("click", () => run("inp", $("inp-go"), async () => {
   const file = $("inp-file").files[0];
-  if (!file) throw new Error("choose a photo first");
+  if (!file || !photo) throw new Error("choose a photo the browser can show, then paint on it");
   // the mask as an opaque black-and-white PNG: white = hole
   const flat = document.createElement("canvas");
   flat.width = maskCanvas.width; flat.height = maskCanvas.height;
