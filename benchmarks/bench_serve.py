@@ -28,7 +28,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +42,7 @@ from gankit.cli import main as cli
 from gankit.data.photos import photo_images
 from gankit.pipelines.generate import load
 from gankit.pipelines.restore import load_image_model
-from gankit.serve.app import create_app
+from gankit.serve.launch import background
 from gankit.train.loop import train
 
 
@@ -79,22 +78,6 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def _server(root: Path) -> tuple[str, object]:
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(str(root)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=15)
@@ -112,7 +95,8 @@ def main() -> None:
         train(config.build("dcgan-mnist", common), out=root / "dcgan")
         train(config.build("srgan-photos", [*common, "model.scale=2", "train.pretrain_steps=1"]),
               out=root / "sr")
-        url, server = _server(root)
+        app = background(str(root))
+        url = app.url
         pipe, sr = load(root / "dcgan"), load_image_model(root / "sr")
         photo = photo_images("heldout")[0][1][:, :256, :256].contiguous()
         photo_png = _png(photo.permute(1, 2, 0).numpy())
@@ -163,7 +147,7 @@ def main() -> None:
         parallel = time.perf_counter() - t
         out["burst"] = {"requests": len(jobs), "clients": 8, "serial_s": serial,
                         "burst_s": parallel, "all_equal": burst == alone}
-        server.should_exit = True
+        app.stop()
 
         rep = {}
         for label, extra in [("report, no eval", ["--no-eval"]),

@@ -10,36 +10,20 @@ The same steps on tiny runs, with their results checked, are tests/test_browser.
 from __future__ import annotations
 
 import argparse
-import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
-import uvicorn
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from gankit.cli import main as cli
 from gankit.data.photos import photo_images
-from gankit.serve.app import create_app
+from gankit.serve.launch import background
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--no-first-run"]
-
-
-def serve(root: str) -> tuple[str, uvicorn.Server]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
 
 
 def main() -> None:
@@ -54,7 +38,8 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    url, server = serve(args.runs_dir)
+    app = background(args.runs_dir)
+    url = app.url
     tmp = Path(tempfile.mkdtemp())
     photo = photo_images("heldout")[0][1].permute(1, 2, 0).numpy()
     Image.fromarray(np.ascontiguousarray(photo[60:188, 40:200])).save(tmp / "photo.png")
@@ -95,7 +80,7 @@ def main() -> None:
         page.click("#up-go")
         page.wait_for_selector("#up-dl:not([hidden])")
         page.locator("#panel-upscale").screenshot(path=str(out / "app-upscale.png"))
-        server.should_exit = True
+        app.stop()
         report = tmp / "report.html"
         assert cli(["report", *[str(Path(args.runs_dir) / r) for r in args.report], "--out",
                     str(report), "--n", "1000"]) == 0

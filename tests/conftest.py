@@ -132,23 +132,8 @@ def web_runs(tmp_path_factory):
 def live_app(web_runs):
     """The web app over `web_runs` in a real uvicorn server on 127.0.0.1, as `gankit serve`
     runs it; yields its base URL."""
-    import threading
-    import time
+    from gankit.serve.launch import background
 
-    import uvicorn
-
-    from gankit.serve.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(str(web_runs)), host="127.0.0.1",
-                                           port=0, log_level="warning"))  # any free port
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "the test server did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    app = background(str(web_runs))
+    yield app.url
+    app.stop()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from gankit.errors import GankitError
@@ -58,3 +61,35 @@ def serve(runs_dir: str, host: str, port: int, lim: Limits, device: str) -> None
         print(f"gankit serve: listening on {host}, reachable from other machines; the "
               "default 127.0.0.1 keeps it on this one", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@dataclass
+class Background:
+    """The app running in a thread of this process (a notebook, a test, a benchmark)."""
+    url: str
+    server: object  # uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def background(runs_dir: str, lim: Limits | None = None, device: str = "cpu",
+               timeout_s: float = 60.0) -> Background:
+    """Start the app on 127.0.0.1 at a free port in a daemon thread; returns its URL."""
+    import uvicorn
+
+    from gankit.serve.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(runs_dir, lim, device), host="127.0.0.1",
+                                           port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise GankitError("the web app did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return Background(f"http://127.0.0.1:{port}", server, thread)
