@@ -724,7 +724,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args, extra = p.parse_known_args(argv)
+    if extra:  # `train PRESET --out DIR key=value`: overrides after an option are overrides too
+        if args.command != "train" or any(e.startswith("-") or "=" not in e for e in extra):
+            p.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = args.overrides + extra
     if args.command == "train" and args.source and "=" in args.source and not args.resume:
         raise SystemExit(parser().error("the first argument of train is a preset or YAML file"))
     try:
