@@ -2,6 +2,7 @@
 family's extra terms against a hand computation; switches compose; nonsense is refused
 before a run folder is made, naming both keys."""
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -85,6 +86,21 @@ def test_acgan_class_terms_against_hand_computation():
     g_terms = fam.g_terms(nets, batch, fake)
     torch.testing.assert_close(g_terms["g_cls"], 0.5 * F.cross_entropy(d(fake.x)[:, 1:], fake.c))
     torch.testing.assert_close(g_terms["g_adv"], F.softplus(-d(fake.x)[:, 0]).mean())
+
+
+def test_acgan_real_only_classifier_ignores_the_fake_labels():
+    """reg.cls_fake=false: D's class term is the real images' cross-entropy alone, so a wrong
+    label on a fake changes nothing (G's term still uses them)."""
+    fam, nets, batch, fake = _tiny_family(["model.family=conditional", "model.d_cond=acgan",
+                                           "reg.cls_fake=false", "reg.cls_weight=0.5"])
+    ctx = PhaseCtx(torch.Generator(), r1=False)
+    terms = fam.d_terms(nets, batch, fake.detach(), ctx)
+    want = 0.5 * F.cross_entropy(nets["d"](batch.x)[:, 1:], batch.y)
+    torch.testing.assert_close(terms["d_cls"], want, rtol=1e-6, atol=1e-7)
+    relabelled = dataclasses.replace(fake.detach(), c=(fake.c + 1) % 10)
+    assert torch.equal(fam.d_terms(nets, batch, relabelled, ctx)["d_cls"], terms["d_cls"])
+    assert not torch.equal(fam.g_terms(nets, batch, relabelled)["g_cls"],
+                           fam.g_terms(nets, batch, fake)["g_cls"])
 
 
 def test_infogan_bound_against_hand_computation():
@@ -194,6 +210,9 @@ BAD = [
     (["model.cat_codes=[1]"], "model.cat_codes", ">= 2"),
     (["reg.ms_weight=1"], "reg.ms_weight", "model.family=conditional"),
     (["model.d_cond=acgan"], "model.d_cond=acgan", "model.family"),
+    (["model.family=conditional", "data.name=digits", "reg.cls_fake=false"], "reg.cls_fake",
+     "model.d_cond"),
+    (["reg.cls_fake=false"], "reg.cls_fake", "model.d_cond"),
     (["model.family=infogan", "model.cat_codes=[4]", "reg.cycle_weight=1"], "reg.cycle_weight",
      "model.family=bigan"),
     (["model.family=bigan", "model.cat_codes=[4]"], "model.cat_codes", "model.family=bigan"),

@@ -58,6 +58,9 @@ def check_arch(cfg: Config) -> None:
                                "image2image|superres")]:
         if used and m.family not in family.split("|"):
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
+    if not cfg.reg.cls_fake and m.d_cond != "acgan":
+        raise GankitError("reg.cls_fake=false trains ACGAN's class head on real images only: it "
+                          f"needs model.d_cond=acgan; model.d_cond is {m.d_cond}")
     if m.prefill and cfg.data.pairs != "inpaint":
         raise GankitError(f"model.prefill=true pre-fills inpainting holes: it needs "
                           f"data.pairs=inpaint (model.family=image2image); data.pairs is "

@@ -96,6 +96,9 @@ class RegConfig:
     gp_lambda: float = 0.0  # WGAN-GP penalty lambda*(|grad D(x_hat)| - 1)^2; 0 disables
     clip_d: float = 0.0  # WGAN weight clipping: clamp D's weights to [-c, c] each D step; 0 disables
     cls_weight: float = 1.0  # ACGAN: weight of the class cross-entropy in D's and G's loss
+    cls_fake: bool = True  # ACGAN: D's classifier also learns G's labels for its fakes (Odena
+    #                        et al. 2017); false = real images only, so G's mistakes are never
+    #                        taught to it (against the bias analysed by Shu et al. 2017)
     ms_weight: float = 0.0  # conditional: MSGAN mode-seeking term against one image per class
     #                         (Mao et al. 2019, weight 1 in the paper); 0 disables
     info_weight: float = 1.0  # InfoGAN lambda_info: weight of the mutual-information term

@@ -3,7 +3,10 @@
 G takes the class by an embedding joined to z (Mirza & Osindero 2014) or by conditional
 batch norm (de Vries et al. 2017; the SNGAN/BigGAN generators). D takes it by projection (Miyato & Koyama 2018:
 D(x, y) = psi(h) + <embed(y), h>) or through an auxiliary classifier head (ACGAN, Odena et
-al. 2017), whose class cross-entropy joins D's loss on real and fake images and G's loss.
+al. 2017), whose class cross-entropy joins D's loss on real and fake images and G's loss
+(`reg.cls_fake=false`: on real images only. A classifier that also learns G's labels for its
+fakes can be taught G's mistakes, and rewards one easily classified image per class: the bias
+analysed by Shu et al. 2017, "AC-GAN learns a biased distribution", and Gong et al. 2019).
 Fake labels are drawn from the data set's label frequencies.
 """
 
@@ -75,10 +78,11 @@ class Conditional(Family):
     def d_terms(self, nets: Nets, batch: Batch, fake: Fake, ctx: PhaseCtx
                 ) -> dict[str, torch.Tensor]:
         terms, real_out, fake_out = self.d_adversarial(nets, batch, fake, ctx)
-        if self.acgan:  # the class cross-entropy on real and on fake images
-            w = self.cfg.reg.cls_weight
-            terms["d_cls"] = w * (acgan_ce(real_out[:, 1:], batch.y)
-                                  + acgan_ce(fake_out[:, 1:], fake.c))
+        if self.acgan:  # the class cross-entropy on real (and, by default, on fake) images
+            ce = acgan_ce(real_out[:, 1:], batch.y)
+            if self.cfg.reg.cls_fake:
+                ce = ce + acgan_ce(fake_out[:, 1:], fake.c)
+            terms["d_cls"] = self.cfg.reg.cls_weight * ce
         return terms
 
     def g_terms(self, nets: Nets, batch: Batch, fake: Fake) -> dict[str, torch.Tensor]:
