@@ -731,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = args.overrides + extra
     if args.command == "train" and args.source and "=" in args.source and not args.resume:
-        raise SystemExit(parser().error("the first argument of train is a preset or YAML file"))
+        p.error("the first argument of train is a preset or YAML file")
     try:
         if getattr(args, "device", None) is not None:  # the tools' --device, checked up front
             from gankit.devices import resolve_device
