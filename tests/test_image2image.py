@@ -25,7 +25,6 @@ from gankit.families.cyclegan import pool_query
 from gankit.nets import build_net
 from gankit.pipelines.restore import load_image_model
 from gankit.train.loop import train
-from gankit.train.step import lr_fraction
 
 COMMON = ["model.g_width=8", "model.d_width=8", "train.batch_size=4", "train.steps=4",
           "train.log_every=1", "train.sample_every=2", "train.ckpt_every=2",
@@ -228,20 +227,6 @@ def test_srgan_content_pretraining_leaves_d_alone_and_is_kept(tmp_path):
     assert_same(content["state"]["nets"]["d"], nets["d"].state_dict())  # D untouched
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert "d_real" not in rows[0] and "d_real" in rows[-1] and "g_content" in rows[0]
-
-
-def test_linear_decay_anneals_the_content_phase_then_resumes_the_run_line(tmp_path):
-    """With a content pre-training phase, linear decay reaches 0 at its end (content.pt is an
-    annealed SRResNet), and the adversarial phase follows 1 - step / train.steps."""
-    base = 0.004
-    run = train(config.build(None, [*SRGAN, "optim.lr_decay=linear", f"optim.g_lr={base}"]),
-                out=tmp_path / "run")
-    lr = lambda ck: ck["state"]["opts"]["g"]["param_groups"][0]["lr"]
-    # content.pt is written after step 1, which ran at base * (1 - 1/2); step 3 at 1 - 3/4
-    assert lr(checkpoint.load(run / "checkpoints" / "content.pt")) == pytest.approx(base / 2)
-    assert lr(checkpoint.load(run)) == pytest.approx(base / 4)
-    assert [lr_fraction(s, 10, 4) for s in (0, 3, 4, 9)] == pytest.approx([1, 0.25, 0.6, 0.1])
-    assert lr_fraction(3, 10, 0) == pytest.approx(0.7)
 
 
 def test_bad_image_to_image_configs_name_their_keys():

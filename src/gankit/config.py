@@ -146,7 +146,6 @@ class OptimConfig:
     d_betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of D
     n_critic: int = 1  # D steps per G step
     lr_decay: Literal["none", "linear"] = "none"  # linear: both lrs fall linearly to 0 at train.steps
-    # (a content pre-training phase, train.pretrain_steps, decays to 0 at its own end first)
 
 
 @dataclass

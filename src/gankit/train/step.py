@@ -214,24 +214,13 @@ def content_phase(st: TrainState, ctx: StepContext) -> tuple[dict[str, torch.Ten
     return terms, batch
 
 
-def lr_fraction(step: int, total: int, pretrain: int) -> float:
-    """Linear decay: 1 - step / total. A content pre-training phase (steps < pretrain) decays
-    on its own line to 0 at its end, so the content-only model (content.pt, SRResNet) is an
-    annealed one; the adversarial phase then resumes the run-long line where it stands."""
-    if step < pretrain:
-        return 1.0 - step / pretrain
-    return max(0.0, 1.0 - step / max(total, 1))
-
-
 def set_learning_rates(st: TrainState, ctx: StepContext) -> None:
-    """lr(step) = base * lr_fraction(step) under linear decay, times the health monitor's
+    """lr(step) = base * (1 - step / total) under linear decay, times the health monitor's
     rollback scale: a function of the state only, so a resumed run follows the same
     schedule."""
     if ctx.lr_decay != "linear" and st.lr_scale == {"g": 1.0, "d": 1.0}:
         return
-    frac = 1.0
-    if ctx.lr_decay == "linear":
-        frac = lr_fraction(st.step, ctx.total_steps, ctx.family.pretrain_steps)
+    frac = max(0.0, 1.0 - st.step / max(ctx.total_steps, 1)) if ctx.lr_decay == "linear" else 1.0
     for side, base in (("g", ctx.base_lrs[0]), ("d", ctx.base_lrs[1])):
         for group in st.opts[side].param_groups:
             group["lr"] = base * frac * st.lr_scale[side]
