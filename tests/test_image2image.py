@@ -209,13 +209,22 @@ def test_image_pool_fills_then_swaps_half_and_draws_fixed_counts():
 # ------------------------------------------------------------------ training and resume
 
 
-@pytest.mark.parametrize("extra", [PIX2PIX, SRGAN, CYCLE], ids=["pix2pix", "srgan", "cyclegan"])
+@pytest.mark.parametrize("extra", [PIX2PIX, SRGAN, [*SRGAN, "model.upsampler=espcn"], CYCLE],
+                         ids=["pix2pix", "srgan", "srgan-espcn", "cyclegan"])
 def test_each_family_resumes_exactly(tmp_path, extra):
     full, _ = train_full_and_resumed(tmp_path, [*extra, *HEALTH_ON], steps=4)
     assert (full / "samples" / "step-0000004.png").is_file()
     values = checks(full)[-1]["values"]  # gradients only: outputs follow their inputs, and
     assert "g_grad_norm" in values and "diversity" not in values  # D may win without harm
     assert "d_acc_real" not in values
+
+
+def test_espcn_upsampler_is_recorded_and_upscales_from_the_run(tmp_path):
+    run = train(config.build(None, [*SRGAN, "model.upsampler=espcn"]), out=tmp_path / "run")
+    assert checkpoint.load(run)["specs"]["g"]["kwargs"]["upsampler"] == "espcn"
+    model = load_image_model(run)
+    assert len(model.g.up) == 0  # rebuilt as ESPCN, not SRGAN's stages
+    assert model.upscale(torch.randint(0, 256, (3, 9, 11), dtype=torch.uint8)).shape == (3, 27, 33)
 
 
 def test_srgan_content_pretraining_leaves_d_alone_and_is_kept(tmp_path):
@@ -242,6 +251,7 @@ def test_bad_image_to_image_configs_name_their_keys():
           "data.pairs=blur"], "power of two"),
         ([*PIX2PIX, "train.eval_every=2"], "train.eval_every=2"),
         ([*SRGAN, "reg.adv_weight=0"], "reg.fm_weight > 0 with reg.adv_weight=0"),
+        ([*PIX2PIX, "model.upsampler=espcn"], "model.upsampler is for model.family=superres"),
         ([*CYCLE, "data.resolution=15"], "multiple of 2"),
     ]
     from gankit import checks

@@ -8,6 +8,7 @@ from torch import nn
 
 from gankit.errors import GankitError
 from gankit.nets.image2image import (
+    SR_UPSAMPLERS,
     PatchDiscriminator,
     ResnetTranslator,
     SRResNetGenerator,
@@ -162,18 +163,20 @@ def test_patch_bad_input():
 # ---- SRResNetGenerator -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("upsampler", SR_UPSAMPLERS)
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_srresnet_scales_odd_sizes(scale):
-    g = SRResNetGenerator(3, scale, width=8, blocks=1)
+def test_srresnet_scales_odd_sizes(scale, upsampler):
+    g = SRResNetGenerator(3, scale, width=8, blocks=1, upsampler=upsampler)
     y = g(torch.rand(2, 3, 7, 9) * 2 - 1)
     assert y.shape == (2, 3, 7 * scale, 9 * scale) and y.dtype == torch.float32
-    g = SRResNetGenerator(1, scale, width=4, blocks=0, bicubic_skip=False)
+    g = SRResNetGenerator(1, scale, width=4, blocks=0, bicubic_skip=False, upsampler=upsampler)
     assert g(torch.zeros(1, 1, 5, 3)).shape == (1, 1, 5 * scale, 3 * scale)
 
 
+@pytest.mark.parametrize("upsampler", SR_UPSAMPLERS)
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_srresnet_with_zero_weights_is_bicubic(scale):
-    g = SRResNetGenerator(3, scale, width=8, blocks=2)
+def test_srresnet_with_zero_weights_is_bicubic(scale, upsampler):
+    g = SRResNetGenerator(3, scale, width=8, blocks=2, upsampler=upsampler)
     with torch.no_grad():
         for p in g.parameters():
             p.zero_()
@@ -182,18 +185,40 @@ def test_srresnet_with_zero_weights_is_bicubic(scale):
     assert torch.equal(g(x), bicubic)
 
 
-def test_srresnet_residual_convs_start_small():
+@pytest.mark.parametrize("upsampler", SR_UPSAMPLERS)
+def test_srresnet_residual_convs_start_small(upsampler):
     torch.manual_seed(0)
-    g = SRResNetGenerator(3, 2, width=32, blocks=2)
+    g = SRResNetGenerator(3, 2, width=32, blocks=2, upsampler=upsampler)
     first, last = g.body[0].body[0].weight, g.body[0].body[2].weight  # same fan-in
     assert abs(last.std().item() / first.std().item() - 0.1) < 0.02
     x = torch.rand(1, 3, 16, 16) * 2 - 1
     bicubic = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
     start = (g(x) - bicubic).abs().mean()
     assert start < 0.25 * bicubic.abs().mean()  # starts near bicubic
+    out_conv = g.tail if upsampler == "srgan" else g.tail[0]
     with torch.no_grad():
-        g.tail.weight.mul_(10)  # undo the output conv's 0.1
+        out_conv.weight.mul_(10)  # undo the output conv's 0.1
     assert (g(x) - bicubic).abs().mean() > 5 * start
+
+
+def test_srresnet_espcn_upsampler_is_one_conv_and_a_pixel_shuffle():
+    """x4: SRGAN's two sub-pixel stages + 9x9 conv against ESPCN's conv to 16 * C, shuffled."""
+    srgan, espcn = (SRResNetGenerator(3, 4, width=8, blocks=1, upsampler=u) for u in SR_UPSAMPLERS)
+    assert len(srgan.up) == 6 and srgan.tail.kernel_size == (9, 9)
+    assert len(espcn.up) == 0 and espcn.tail[0].out_channels == 48
+    assert espcn.tail[1].upscale_factor == 4
+    with pytest.raises(GankitError, match=r"upsampler 'bilinear'.*srgan, espcn"):
+        SRResNetGenerator(3, 4, upsampler="bilinear")
+
+
+def test_srresnet_default_init_is_unchanged_by_the_upsampler_option():
+    """The default (srgan) nets register head, body, up, tail and so draw their seeded
+    weights as before the option existed: the checksum was taken from the code before it."""
+    torch.manual_seed(0)
+    g = SRResNetGenerator(3, 4, width=8, blocks=1)
+    assert list(g.state_dict())[-4:] == ["up.3.bias", "up.5.weight", "tail.weight", "tail.bias"]
+    checksum = sum(float((p.double() * (i + 1)).sum()) for i, p in enumerate(g.state_dict().values()))
+    assert checksum == pytest.approx(-198.26554434405352, rel=1e-9)
 
 
 @pytest.mark.parametrize("scale", [1, 5, 8])

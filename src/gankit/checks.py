@@ -54,6 +54,7 @@ def check_arch(cfg: Config) -> None:
                               ("data.pairs", cfg.data.pairs != "none", "image2image"),
                               ("data.name_b", cfg.data.name_b is not None, "cyclegan"),
                               ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
+                              ("model.upsampler", m.upsampler != "srgan", "superres"),
                               ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
                                "image2image|superres")]:
         if used and m.family not in family.split("|"):

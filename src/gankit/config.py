@@ -82,6 +82,8 @@ class ModelConfig:
     d_frames: int = 1  # sequence family: frames of each clip the image D judges (MoCoGAN: 1)
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
     blocks: int = 8  # residual blocks of the superres G (SRGAN: 16) and the cyclegan G (6-9)
+    upsampler: Literal["srgan", "espcn"] = "srgan"  # superres G: SRGAN's sub-pixel stages and
+    #                        9x9 output conv, or ESPCN's one conv + PixelShuffle (cheaper at x4)
     dropout: float = 0.5  # image2image: dropout in the U-Net decoder, pix2pix's noise; 0 = off
     prefill: bool = False  # inpainting: G starts from a smooth (harmonic) fill of the holes
     #                        and learns what to add to it; false = holes given as mid-grey

@@ -56,6 +56,8 @@ class SuperRes(PairFamily):
         m = self.cfg.model
         g = {"name": "srresnet-g", "kwargs": {"channels": self.data.shape[0], "scale": m.scale,
                                               "width": m.g_width, "blocks": m.blocks}}
+        if m.upsampler != "srgan":  # default kwargs stay unrecorded: old specs stay the same
+            g["kwargs"]["upsampler"] = m.upsampler
         return {"g": g, "d": self.patch_d(self.data.shape[0])}
 
     def image_meta(self) -> dict:
