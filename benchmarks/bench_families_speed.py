@@ -694,12 +694,12 @@ INPAINT_PHOTOS = {  # presets/inpaint-photos.yaml
     "train": {"steps": 4000, "batch_size": 16, "ema_beta": 0.999, "precision": "fp32"}}
 SRGAN_PHOTOS = {  # presets/srgan-photos.yaml
     "seed": 0, "loss": "ns", "data": {"name": "photos", "resolution": 96},
-    "model": {"family": "superres", "scale": 4, "g_width": 32, "d_width": 32, "blocks": 8,
-              "d_norm": "none", "d_sn": True},
+    "model": {"family": "superres", "scale": 4, "g_width": 32, "d_width": 32, "blocks": 16,
+              "upsampler": "espcn", "d_norm": "none", "d_sn": True},
     "reg": {"l1_weight": 1.0, "content": "l1", "adv_weight": 0.001, "fm_weight": 1.0},
     "optim": {"g_lr": 5e-4, "d_lr": 2e-4, "g_betas": [0.9, 0.999], "d_betas": [0.9, 0.999],
               "lr_decay": "linear"},
-    "train": {"steps": 2100, "pretrain_steps": 1800, "batch_size": 16, "ema_beta": 0.999,
+    "train": {"steps": 3700, "pretrain_steps": 3400, "batch_size": 16, "ema_beta": 0.999,
               "precision": "fp32"}}
 CYCLEGAN_DIGITS = {  # presets/cyclegan-digits.yaml
     "seed": 0, "loss": "lsgan",
