@@ -4,7 +4,8 @@ baselines, on data no run trained on. Prints tables, writes JSON and the figures
 Runs (trained here unless `--runs DIR/NAME` already holds a finished run; each `gankit
 train` at 1 thread in its own process, CPU time from getrusage):
   inpaint   inpaint-photos: pix2pix on 64 px crops of the 8 training photos
-  sr4, sr2  srgan-photos at x4 and x2 (x2 with fewer steps, each costs 3.6x x4's):
+  sr4, sr2  srgan-photos at x4 and x2 (x2 with 8 blocks and fewer steps: each
+            costs about 2x x4's):
             train.pretrain_steps of content loss (checkpoints/content.pt = the content-loss
             model, SRResNet), then adversarial fine-tuning (checkpoints/last.pt = the GAN model)
   cyclegan  cyclegan-digits: mnist5k <-> digits at 16 px
@@ -57,7 +58,8 @@ from gankit.pipelines.restore import load_image_model
 RUNS = {
     "inpaint": ("inpaint-photos", []),
     "sr4": ("srgan-photos", []),
-    "sr2": ("srgan-photos", ["model.scale=2", "train.pretrain_steps=950", "train.steps=1250"]),
+    "sr2": ("srgan-photos", ["model.scale=2", "model.blocks=8", "train.pretrain_steps=1450",
+                             "train.steps=1750"]),
     "cyclegan": ("cyclegan-digits", []),
 }
 CROP, CROPS_PER_PHOTO, EVAL_SEED = 64, 24, 2024
