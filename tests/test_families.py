@@ -164,6 +164,7 @@ COMBOS = {  # family x architecture x loss x regulariser combinations that make 
     "bigan-resnet-r1": ["model.family=bigan", "model.arch=resnet", "reg.r1_gamma=1"],
     "dcgan-attn-wgan-clip": ["model.attn_res=4", "loss=wgan", "reg.clip_d=0.01"],
     "discrete-prior": ["model.cat_codes=[4,3]", "model.prior=uniform"],
+    "dcgan-resize-cgan": ["model.g_upsample=resize", "model.family=conditional"],
     "cgan-cbn-pl": ["model.family=conditional", "model.g_cond=cbn", "reg.pl_weight=2",
                     "reg.pl_every=1"],
 }
@@ -217,6 +218,8 @@ BAD = [
      "model.family=bigan"),
     (["model.family=bigan", "model.cat_codes=[4]"], "model.cat_codes", "model.family=bigan"),
     (["loss=wgan"], "loss=wgan", "model.d_sn"),
+    (["model.arch=resnet", "model.g_upsample=resize"], "model.g_upsample=resize",
+     "model.arch is resnet"),
 ]
 
 

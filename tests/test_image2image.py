@@ -252,6 +252,7 @@ def test_bad_image_to_image_configs_name_their_keys():
         ([*PIX2PIX, "train.eval_every=2"], "train.eval_every=2"),
         ([*SRGAN, "reg.adv_weight=0"], "reg.fm_weight > 0 with reg.adv_weight=0"),
         ([*PIX2PIX, "model.upsampler=espcn"], "model.upsampler is for model.family=superres"),
+        ([*SRGAN, "model.g_upsample=resize"], "model.g_upsample does not apply"),
         ([*CYCLE, "data.resolution=15"], "multiple of 2"),
     ]
     from gankit import checks

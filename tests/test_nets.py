@@ -65,3 +65,53 @@ def test_priors():
 def test_dcgan_needs_square_images():
     with pytest.raises(GankitError, match="square"):
         ARCHS.get("dcgan")(ModelConfig(), (2,))
+
+
+@pytest.mark.parametrize("res,channels", [(8, 1), (28, 1), (32, 3), (48, 1)])
+def test_dcgan_resize_upsampling_shapes_and_layout(res, channels):
+    """g_upsample=resize: every 2x step is nearest 2x + conv 3x3; only the s0 x s0 stem
+    (a linear layer on z) stays a transposed conv."""
+    m = ModelConfig(arch="dcgan", z_dim=10, g_width=8, g_upsample="resize")
+    g = build_net(ARCHS.get("dcgan")(m, (channels, res, res))[0])
+    x = g(torch.randn(3, 10))
+    assert x.shape == (3, channels, res, res) and x.abs().max() <= 1.0
+    kinds = [type(layer) for layer in g.net]
+    assert kinds.count(torch.nn.ConvTranspose2d) == 1 and kinds[0] is torch.nn.ConvTranspose2d
+    steps = factor_resolution(res)[1]
+    ups = [i for i, k in enumerate(kinds) if k is torch.nn.Upsample]
+    assert len(ups) == steps and all(kinds[i + 1] is torch.nn.Conv2d for i in ups)
+    assert all(g.net[i + 1].kernel_size == (3, 3) for i in ups)
+
+
+def test_dcgan_resize_draws_no_checkerboard():
+    """On a constant feature map, a ConvT 4x4 stride 2 with (random) weights repeats a 2x2
+    pattern (each output phase uses its own 2x2 slice of the kernel: the checkerboard),
+    while nearest 2x + conv 3x3 stays constant inside the border. The bug this guards:
+    'resize' silently building the ConvT layers."""
+    def interior_spread(how: str) -> float:
+        torch.manual_seed(0)
+        m = ModelConfig(arch="dcgan", z_dim=4, g_width=4, g_upsample=how)
+        g = build_net(ARCHS.get("dcgan")(m, (1, 16, 16))[0]).eval()
+        last = torch.nn.Sequential(*g.net[-3:-1] if how == "resize" else g.net[-2:-1])
+        with torch.no_grad():
+            y = last(torch.ones(1, 4, 8, 8))  # the last 2x step alone (before tanh)
+        return float(y[..., 2:-2, 2:-2].std())
+    assert interior_spread("resize") == pytest.approx(0.0, abs=1e-7)
+    assert interior_spread("deconv") > 1e-3
+
+
+def test_dcgan_default_upsampling_keeps_its_seeded_weights():
+    """The option is off by default: the seeded G has the weights it had before it existed
+    (the checksum was taken from the code before the option)."""
+    torch.manual_seed(0)
+    g_spec, _ = ARCHS.get("dcgan")(ModelConfig(g_width=16), (1, 28, 28))
+    assert "upsample" not in g_spec["kwargs"]
+    g = build_net(g_spec)
+    checksum = sum(float((p.double() * (i + 1)).sum()) for i, p in enumerate(g.state_dict().values()))
+    assert checksum == pytest.approx(504.46720790462643, rel=1e-9)
+
+
+def test_dcgan_unknown_upsampling_is_refused():
+    with pytest.raises(GankitError, match="upsample 'bilinear'"):
+        build_net({"name": "dcgan-g", "kwargs": {"z_dim": 4, "channels": 1, "resolution": 8,
+                                                 "width": 4, "upsample": "bilinear"}})

@@ -39,6 +39,10 @@ def check_names(cfg: Config) -> None:
 def check_arch(cfg: Config) -> None:
     """Switches an architecture cannot honour, naming both keys."""
     m = cfg.model
+    if m.g_upsample != "deconv" and m.arch != "dcgan":
+        raise GankitError(f"model.g_upsample={m.g_upsample} sets how the dcgan G upsamples; "
+                          f"model.arch is {m.arch} (resnet G already upsamples by nearest + "
+                          "conv 3x3): set model.arch=dcgan or leave model.g_upsample=deconv")
     if m.arch not in CONV_ARCHS:
         if m.attn_res is not None:
             raise GankitError(f"model.attn_res={m.attn_res} needs a conv architecture "

@@ -74,6 +74,8 @@ class ModelConfig:
     d_cond: Literal["projection", "acgan"] = "projection"  # conditional D: projection (Miyato &
     #                  Koyama 2018) or an auxiliary classifier head (ACGAN, Odena et al. 2017)
     attn_res: int | None = None  # SAGAN self-attention at this feature resolution in G and D
+    g_upsample: Literal["deconv", "resize"] = "deconv"  # dcgan G's 2x steps: ConvT 4x4 stride 2
+    #                  (DCGAN), or nearest upsample + conv 3x3 (no checkerboard; Odena et al. 2016)
     d_sn: bool = False  # spectral normalisation of D's layers (Miyato et al. 2018)
     g_sn: bool = False  # spectral normalisation of G's layers too (SAGAN, BigGAN)
     pack: int = 1  # PacGAN (Lin et al. 2018): D judges this many samples at once; 1 = off

@@ -72,6 +72,7 @@ class PairFamily(Family):
                               f"{cfg.data.name} has samples of shape {data.shape}")
         for key, on in [("model.cat_codes", bool(m.cat_codes)), ("model.mbstd", m.mbstd > 0),
                         ("model.attn_res", m.attn_res is not None),
+                        ("model.g_upsample", m.g_upsample != "deconv"),
                         ("reg.pl_weight", cfg.reg.pl_weight > 0),
                         ("aug.kind", cfg.aug.kind != "none" and not cls.allows_aug)]:
             if on:

@@ -59,6 +59,8 @@ def dcgan_specs(m: ModelConfig, shape: tuple[int, ...]) -> tuple[NetSpec, NetSpe
         raise GankitError(f"model.arch=dcgan needs square images; the data have shape {shape}")
     c, res = shape[0], shape[1]
     g = {"z_dim": m.z_dim, "channels": c, "resolution": res, "width": m.g_width}
+    if m.g_upsample != "deconv":  # recorded only when set: older specs stay as they were
+        g["upsample"] = m.g_upsample
     d = {"channels": c, "resolution": res, "width": m.d_width, "norm": m.d_norm}
     return {"name": "dcgan-g", "kwargs": g}, {"name": "dcgan-d", "kwargs": d}
 

@@ -9,7 +9,10 @@ D mirrors it: Conv 4x4 stride 2 + LeakyReLU(0.2) (no norm on the input layer), t
 Options (all off by default, which rebuilds the original nets module for module, so seeded
 weights and checkpoint keys are unchanged): class conditioning (G: embedding concatenated to
 z, or conditional BN; D: projection, or a BiGAN joint head on (x, c)), extra D outputs,
-SAGAN self-attention after the layer of a given resolution, and spectral norm.
+SAGAN self-attention after the layer of a given resolution, spectral norm, and G's
+upsampling: upsample="resize" replaces each ConvT 4x4 stride 2 by a nearest 2x upsample and
+a 3x3 conv (Odena, Dumoulin & Olah 2016), whose kernels overlap evenly, so G draws no
+checkerboard into smooth strokes.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ def factor_resolution(resolution: int, arch: str = "dcgan") -> tuple[int, int]:
     return size, k
 
 
+G_UPSAMPLES = ("deconv", "resize")
+
+
+def upsample_2x(cin: int, cout: int, how: str) -> list[nn.Module]:
+    """Double the resolution: ConvT 4x4 stride 2 (DCGAN) or nearest 2x + conv 3x3 (resize)."""
+    if how == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=False)]
+    return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)]
+
+
 class DCGANGenerator(nn.Module):
     """DCGAN G(z, c=None); see the module docstring for the layout."""
 
@@ -57,10 +70,14 @@ class DCGANGenerator(nn.Module):
                  embed_dim: int = 32,  # size of the class embedding concatenated to z (embed)
                  attn_res: int | None = None,  # self-attention after the maps of this size
                  sn: bool = False,  # spectral norm on every conv/linear/embedding
+                 upsample: str = "deconv",  # deconv (ConvT 4x4 s2) | resize (nearest + 3x3)
                  ) -> None:
         super().__init__()
         name = "DCGANGenerator"
         check_net_kwargs(name, cond, G_CONDS, n_classes)
+        if upsample not in G_UPSAMPLES:
+            raise GankitError(f"{name}: unknown upsample {upsample!r}; choose one of: "
+                              + ", ".join(G_UPSAMPLES))
         self.cond = cond
         s0, k = factor_resolution(resolution)
         check_attn_res(attn_res, [s0 * 2**i for i in range(k)], name)
@@ -72,12 +89,12 @@ class DCGANGenerator(nn.Module):
         for _ in range(k - 1):
             if res == attn_res:
                 layers.append(SelfAttention2d(ch))
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False),
+            layers += [*upsample_2x(ch, ch // 2, upsample),
                        batch_norm_2d(ch // 2, bn_classes), nn.ReLU(inplace=True)]
             ch, res = ch // 2, res * 2
         if res == attn_res:
             layers.append(SelfAttention2d(ch))
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*upsample_2x(ch, channels, upsample), nn.Tanh()]
         self.net = CondSequential(*layers)
         self.embed = nn.Embedding(n_classes, embed_dim) if cond == "embed" else None
         dcgan_init(self)  # the class embedding keeps N(0, 1), the scale of z
