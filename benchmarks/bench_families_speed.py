@@ -79,6 +79,7 @@ from gankit.data.masks import mixed_masks
 from gankit.data.pairs import UnpairedData
 from gankit.data.photos import CropData
 from gankit.families.cyclegan import pool_query
+from gankit.losses.adversarial import d_stats
 from gankit.nets import build_net
 
 BS = 64
@@ -195,22 +196,32 @@ def _class_freq(ds) -> torch.Tensor:
 
 
 def plain_unconditional(cfg, ds, specs, r: Rng):
-    """ns (BCE with logits) or hinge, n_critic 1: the pytorch/examples dcgan loop."""
-    n = _nets(cfg, specs)
+    """ns (BCE with logits) or hinge, n_critic 1: the pytorch/examples dcgan loop; with
+    reg.r1_gamma, lazy R1 on the real batch every r1_every D updates, weight gamma * r1_every
+    (StyleGAN2)."""
+    n = _nets(cfg, specs, allow=("reg.r1_gamma",))
     g, d = n["g"], n["d"]
     opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
     nz, hinge, bs = specs["g"]["kwargs"]["z_dim"], cfg.loss == "hinge", cfg.train.batch_size
+    gamma, every, updates = cfg.reg.r1_gamma, cfg.reg.r1_every, 0
     assert cfg.loss in ("ns", "hinge") and cfg.optim.n_critic == 1
 
     def step():
+        nonlocal updates
         real, _ = r.batch()
         fake = g(r.randn(bs, nz))
+        due = gamma > 0 and updates % every == 0
+        updates += 1
+        real.requires_grad_(due)
         d.zero_grad()
         out_r, out_f = d(real), d(fake.detach())
         if hinge:
             loss_d = F.relu(1 - out_r).mean() + F.relu(1 + out_f).mean()
         else:
             loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        if due:
+            (grad,) = torch.autograd.grad(out_r.sum(), real, create_graph=True)
+            loss_d = loss_d + 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
         loss_d.backward()
         opt_d.step()
         g.zero_grad()
@@ -741,6 +752,16 @@ CASES: dict[str, Case] = {
                          {"g_lr": 1e-4, "d_lr": 1e-4, "g_betas": [0.5, 0.9],
                           "d_betas": [0.5, 0.9], "n_critic": 5}),
                     plain_wgan_gp, "DCGAN, no norm in D, wgan + GP 10, n_critic 5", 3),
+    # presets/dcgan-mnist.yaml (the demo) as of this writing: resize-upsampling G, no norm in
+    # D with lazy R1 (gamma 1 every 4), Adam 1e-3 with betas (0, 0.99)
+    "dcgan-mnist": Case(_cfg("ns", {**DC32, "z_dim": 100, "d_norm": "none",
+                                    "g_upsample": "resize"},
+                             {"r1_gamma": 1.0, "r1_every": 4},
+                             {"g_lr": 1e-3, "d_lr": 1e-3, "g_betas": [0.0, 0.99],
+                              "d_betas": [0.0, 0.99]}),
+                        plain_unconditional, "the demo preset: resize G, no-norm D + lazy R1, "
+                        "ns", 20, "both do lazy R1 on the same steps (--steps a multiple of 4 "
+                        "makes every window hold the same number)"),
     # The training paths that compose with every family, on the dcgan case's model
     "dcgan+diffaug": Case(_cfg("ns", DCGAN_NS, aug={"kind": "diffaug",
                                                     "policy": "color,translation,cutout"}),
@@ -858,6 +879,9 @@ def check_case(name: str, cfg: config.Config, ds) -> dict:
     torch.set_rng_state(global_rng)
     loss_d, loss_g = plain()
     terms.pop("aug_p", None)  # ADA's p: logged, not a loss
+    stats = set(d_stats(torch.zeros(2), torch.zeros(2), None))  # D's health statistics: logged,
+    terms = {k: v for k, v in terms.items()  # not losses (d_acc_real, dv_logit_fake, ...)
+             if k.partition("_")[2] not in stats}
     # dv_: sequence's video D; da_: cyclegan's D on domain A
     d_side = [k for k in terms if k.startswith(("d_", "dv_", "da_"))]
     d_gk = float(sum(terms[k] for k in d_side))  # 0 when D idles (content pre-training)
