@@ -186,7 +186,8 @@ def test_r1_applies_to_both_discriminators():
 
 
 @pytest.mark.parametrize("extra", [[], ["loss=hinge", "model.d_norm=none", "reg.r1_gamma=1",
-                                        "reg.r1_every=2"]], ids=["ns", "hinge-r1"])
+                                        "reg.r1_every=2", "model.g_upsample=resize"]],
+                         ids=["ns", "hinge-r1-resize"])
 def test_trains_resumes_exactly_and_samples(tmp_path, extra):
     extra = [*extra, *HEALTH_ON]
     full = train(config.build(None, [*TINY_SEQ, *extra]), out=tmp_path / "full")
