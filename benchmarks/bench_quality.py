@@ -33,6 +33,7 @@ PROTOCOL = {  # preset -> (metrics, n)
     "mlp-ring8": ("modes,pr", 2500),
     "mlp-grid25": ("modes,pr", 2500),
     "dcgan-mnist": ("fid,kid,pr,dc,modes", 5000),
+    "selfcond-mnist": ("fid,kid,pr,dc,modes", 5000),
     "dcgan-digits": ("fid,kid,pr,dc,modes", 1797),
 }
 

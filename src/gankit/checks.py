@@ -52,6 +52,7 @@ def check_arch(cfg: Config) -> None:
                               f"({', '.join(CONV_ARCHS)}); model.arch is {m.arch}: use "
                               "model.g_cond=embed")
     for key, used, family in [("reg.ms_weight", cfg.reg.ms_weight > 0, "conditional"),
+                              ("data.clusters", cfg.data.clusters > 0, "conditional"),
                               ("model.d_cond=acgan", m.d_cond == "acgan", "conditional"),
                               ("model.g_cond=cbn", m.g_cond == "cbn", "conditional"),
                               ("reg.cycle_weight", cfg.reg.cycle_weight > 0, "bigan|cyclegan"),

@@ -65,7 +65,11 @@ def _sample(args: argparse.Namespace) -> None:
     kind = pipe.output_kind(args.out)
     check_output(args.out, "--out", folder=kind == "folder")
     given = _sample_options(args)
-    by_class = pipe.is_image and pipe.num_classes > 0 and len(args.classes or []) != 1
+    # a self-conditioned model's classes are clusters its user never chose: its default grid
+    # is a plain sample over the clusters' sizes, as from an unconditional model
+    clustered = pipe.config.data.clusters > 0 and not args.classes
+    by_class = (pipe.is_image and pipe.num_classes > 0 and len(args.classes or []) != 1
+                and not clustered)
     if args.reject:
         samples = _rejection_samples(args, pipe)
     elif kind == "image" and by_class:

@@ -36,6 +36,8 @@ class DataConfig:
     cache_dir: str | None = None  # decoded-folder cache; None = $GANKIT_CACHE or ~/.cache/gankit
     holdout: int = 0  # withhold N samples (a fixed random subset) from training; 0 = train on all
     limit: int = 0  # train on a fixed random subset of N samples (small-data studies); 0 = all
+    clusters: int = 0  # self-conditioning (Liu et al. 2020): label the training images by K
+    #                    k-means clusters of their pixels (any labels ignored); 0 = off
     crop_pad: int = 0  # random crop after zero-padding each side by N px (data augmentation); 0 = off
     flip: bool = False  # random horizontal flip (data augmentation)
     allow_flip: bool = False  # flip even a data set that says flipping is wrong (digits)
@@ -393,6 +395,8 @@ def validate(cfg: Config) -> Config:
                      ("train.ckpt_every", cfg.train.ckpt_every),
                      ("train.n_samples", cfg.train.n_samples), ("train.threads", cfg.train.threads)]:
         _positive(key, val)
+    if cfg.data.clusters == 1 or cfg.data.clusters < 0:
+        raise GankitError(f"data.clusters: must be 0 (off) or >= 2, got {cfg.data.clusters}")
     for key, val in [("data.holdout", cfg.data.holdout), ("data.limit", cfg.data.limit),
                      ("data.crop_pad", cfg.data.crop_pad), ("model.mbstd", cfg.model.mbstd)]:
         _positive(key, val, allow_zero=True)

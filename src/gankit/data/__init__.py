@@ -24,6 +24,7 @@ from gankit.data.base import (
     resize_square,
 )
 from gankit.data.builtin import DATASETS
+from gankit.data.clusters import with_clusters
 from gankit.data.folder import load_folder, load_npz
 from gankit.data.pairs import PairData, UnpairedData, load_pairs
 from gankit.data.photos import CropData, load_folder_crops
@@ -68,7 +69,8 @@ MIRROR_WRONG = {"mnist5k": "a mirrored digit is not a digit",
 
 def load(cfg: DataConfig) -> Dataset:
     """Load the data set named in `cfg`, converted to its channels and resolution, without
-    the `cfg.holdout` held-out samples (see `load_holdout`), limited to `cfg.limit` samples."""
+    the `cfg.holdout` held-out samples (see `load_holdout`), limited to `cfg.limit` samples,
+    labelled by `cfg.clusters` k-means clusters when set (see data/clusters.py)."""
     if cfg.flip and cfg.name in MIRROR_WRONG and not cfg.allow_flip:
         raise GankitError(f"data.flip=true on {cfg.name}: {MIRROR_WRONG[cfg.name]}; set "
                           "data.allow_flip=true to flip anyway")
@@ -77,7 +79,13 @@ def load(cfg: DataConfig) -> Dataset:
     data = load_all(cfg)
     if cfg.holdout:
         data = _subset(data, _split(cfg, data)[1])
-    return _limit(cfg, data) if cfg.limit else data
+    data = _limit(cfg, data) if cfg.limit else data
+    if cfg.clusters:
+        if not isinstance(data, TensorData):
+            raise GankitError(f"data.clusters={cfg.clusters}: {cfg.name} is not a finite set of "
+                              "images to cluster")
+        data = with_clusters(data, cfg.clusters, cfg.name)
+    return data
 
 
 def _two_domains(cfg: DataConfig, loader) -> UnpairedData:

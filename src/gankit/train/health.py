@@ -85,7 +85,11 @@ class Probe:
                 logits.append(lg)
             feats = torch.cat(feats)
             if logits[0] is not None and self.num_classes:
-                labels = torch.cat(logits).argmax(1)
+                logits = torch.cat(logits)
+                labels = logits.argmax(1)
+                # the histogram counts the extractor's classes, which are not the data's
+                # labels when those are k-means clusters (data.clusters)
+                self.num_classes = max(self.num_classes, logits.shape[1])
         if self.centers is not None:  # 2-D mixtures: the mode of a high-quality sample
             r = mode_coverage(x, self.centers, self.std)  # (within 3 std, as VEEGAN counts)
             self.num_classes = len(self.centers)

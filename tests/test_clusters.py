@@ -1,0 +1,97 @@
+"""Self-conditioning (`data.clusters`): labels made by k-means of the pixels, no real labels
+used; the conditional family trains on them, resumes exactly, and samples unconditionally."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import HEALTH_ON, TINY_DCGAN, train_full_and_resumed
+from test_cli import cli
+
+import gankit
+from gankit import checks, config, data
+from gankit.data.base import TensorData
+from gankit.data.builtin import digits
+from gankit.data.clusters import with_clusters
+from gankit.errors import GankitError
+
+
+def _purity(clusters: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of images whose cluster's majority label is their own."""
+    hit = sum(int(torch.bincount(labels[clusters == c]).max()) for c in clusters.unique())
+    return hit / len(labels)
+
+
+def test_clusters_come_from_the_pixels_not_the_labels():
+    d = digits()
+    perm = torch.randperm(len(d), generator=torch.Generator().manual_seed(0))
+    a = with_clusters(d, 10, "digits")
+    b = with_clusters(TensorData("digits", d.x, d.y[perm], 10), 10, "digits")  # labels shuffled
+    assert a.num_classes == 10 and torch.equal(a.y, b.y)  # the labels played no part
+    assert torch.equal(a.x, d.x)
+    assert sorted(a.y.unique().tolist()) == list(range(10))
+    # pixel clusters follow the digits far better than chance (~0.1 for 10 random groups)
+    assert _purity(a.y, d.y) > 0.6
+    assert _purity(a.y, d.y[perm]) < 0.2
+
+
+def test_clusters_do_not_depend_on_the_thread_count():
+    from gankit.data.clusters import _fit
+
+    x = digits().x[:600]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _fit(x, 5)
+        torch.set_num_threads(2)
+        two = _fit(x, 5)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+def test_load_labels_the_training_images_by_cluster():
+    cfg = config.build(None, [*TINY_DCGAN, "model.family=conditional", "data.clusters=4",
+                              "data.holdout=97"])
+    d = data.load(cfg.data)
+    assert len(d) == len(digits()) - 97 and d.num_classes == 4
+    assert torch.equal(d.y, with_clusters(d, 4, "digits").y)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["data.clusters=1"], "data.clusters: must be 0 (off) or >= 2, got 1"),
+    (["data.clusters=-3"], "data.clusters: must be 0 (off) or >= 2"),
+    (["data.clusters=4"], ("data.clusters is for model.family=conditional; model.family is "
+                           "unconditional")),
+])
+def test_bad_cluster_settings_are_refused(extra, message):
+    with pytest.raises(GankitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        checks.check(config.build(None, [*TINY_DCGAN, *extra]))
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["data.name=ring8", "data.clusters=4"], "ring8 is not a finite set of images"),
+    (["data.limit=10", "data.clusters=20"], "digits has only 10 training images"),
+])
+def test_data_that_cannot_be_clustered_is_named(extra, message):
+    cfg = config.build(None, [*TINY_DCGAN, "model.family=conditional", *extra])
+    with pytest.raises(GankitError, match=message):
+        data.load(cfg.data)
+
+
+def test_self_conditioned_run_resumes_exactly_and_samples_without_classes(tmp_path, capsys):
+    extra = [*TINY_DCGAN, *HEALTH_ON, "model.family=conditional", "data.clusters=3",
+             "train.steps=4"]
+    full, _ = train_full_and_resumed(tmp_path, extra)
+    res = cli(capsys, "sample", full, "--n", "6", "--out", tmp_path / "plain.png")
+    assert res.returncode == 0, res.stderr
+    assert "one row per class" not in res.stdout  # a plain grid over the clusters
+    res = cli(capsys, "sample", full, "--n", "6", "--out", tmp_path / "rows.png", "--class", "0,2")
+    assert res.returncode == 0 and "one row per class (2 rows" in res.stdout
+    # the plain sample is the unconditional draw: clusters by their sizes, as in Python
+    res = cli(capsys, "sample", full, "--n", "6", "--out", tmp_path / "plain.npz")
+    assert res.returncode == 0, res.stderr
+    pipe = gankit.load(str(full))
+    assert pipe.num_classes == 3
+    want = pipe.sample(6, seed=0)
+    got = torch.from_numpy(np.load(tmp_path / "plain.npz")["x"])
+    assert torch.allclose(got, want.float().cpu(), atol=1e-6)
