@@ -1,5 +1,5 @@
 # Two entry points, each doing its own set-up on a fresh machine:
-#   make demo   installs into .venv, trains DCGAN on the built-in MNIST digits, writes grids
+#   make demo   installs into .venv, trains a self-conditioned DCGAN on the built-in MNIST digits, writes grids
 #   make test   installs into .venv (with pytest) and runs the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/gankit train dcgan-mnist --out $(DEMO)
+	$(BIN)/gankit train selfcond-mnist --out $(DEMO)
 	$(BIN)/gankit sample $(DEMO) --n 64 --seed 0 --out $(DEMO)/final-grid.png
 	@echo "sample grids: $(DEMO)/samples/ and $(DEMO)/final-grid.png"
 

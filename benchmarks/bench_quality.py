@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_train import machine
 
 from gankit import config, tools
+from gankit.errors import GankitError
 from gankit.metrics.evaluate import evaluate
 from gankit.pipelines.critic import load_critic
 from gankit.pipelines.generate import load
@@ -57,16 +58,24 @@ def score_run(preset: str, seed: int, run: Path, seconds: float | None, override
         tag = "-".join(o.replace("=", "_") for o in overrides) or "default"
         pipe.save(pipe.sample(64, seed=0), grids / f"{preset}-seed{seed}-{tag}.png")
     plain = evaluate(pipe.sample, data, ecfg)
-    sample, drs = tools.drs_source(pipe, load_critic(run), data, n, seed, 80.0)
-    rej = evaluate(sample, data, ecfg, floor=False)
+    try:
+        critic = load_critic(run)
+    except GankitError:  # a conditional D scores (image, class) pairs: no DRS
+        rej_scores, acceptance = {}, None
+    else:
+        sample, drs = tools.drs_source(pipe, critic, data, n, seed, 80.0)
+        rej_scores = evaluate(sample, data, ecfg, floor=False).scores
+        acceptance = drs.acceptance_rate
     return {"seed": seed, "train_seconds": seconds, "steps": pipe.config.train.steps,
             "precision": pipe.config.train.precision,
-            "plain": plain.scores, "drs": rej.scores, "floor": plain.floor,
-            "drs_acceptance": drs.acceptance_rate, "protocol": plain.protocol}
+            "plain": plain.scores, "drs": rej_scores, "floor": plain.floor,
+            "drs_acceptance": acceptance, "protocol": plain.protocol}
 
 
 def summarise(rows: list[dict], key: str, part: str) -> tuple[float, float]:
     vals = [r[part][key] for r in rows if key in r[part]]
+    if not vals:
+        return float("nan"), 0.0
     return statistics.mean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
 
 
@@ -105,8 +114,9 @@ def main() -> None:
             for k in keys:
                 cells = [summarise(results[preset], k, part) for part in ("plain", "drs", "floor")]
                 print(f"{k:<12}" + "".join(f"{m:>12.4f} ± {s:<5.3f}" for m, s in cells))
-            acc = statistics.mean(r["drs_acceptance"] for r in results[preset])
-            print(f"DRS acceptance rate: {acc:.3f}")
+            accs = [r["drs_acceptance"] for r in results[preset] if r["drs_acceptance"] is not None]
+            print(f"DRS acceptance rate: {statistics.mean(accs):.3f}" if accs else
+                  "DRS: not for this model (its D scores (image, class) pairs)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"benchmark": "preset_quality", "date": time.strftime("%Y-%m-%d"),
                                      "machine": machine(), "seeds": seeds,
