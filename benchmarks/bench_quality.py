@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_train import machine
 
 from gankit import config, tools
+from gankit import data as data_mod
 from gankit.errors import GankitError
 from gankit.metrics.evaluate import evaluate
 from gankit.pipelines.critic import load_critic
@@ -53,7 +54,7 @@ def score_run(preset: str, seed: int, run: Path, seconds: float | None, override
     metrics, n = PROTOCOL[preset]
     ecfg = config.EvalConfig(metrics=metrics, n=n, seed=seed)
     pipe = load(run)
-    data = tools.run_data(pipe)
+    data = data_mod.eval_data(tools.run_data(pipe), n)  # self-conditioned: the real labels
     if grids is not None:
         tag = "-".join(o.replace("=", "_") for o in overrides) or "default"
         pipe.save(pipe.sample(64, seed=0), grids / f"{preset}-seed{seed}-{tag}.png")

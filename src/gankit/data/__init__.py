@@ -24,7 +24,7 @@ from gankit.data.base import (
     resize_square,
 )
 from gankit.data.builtin import DATASETS
-from gankit.data.clusters import with_clusters
+from gankit.data.clusters import ClusteredData, with_clusters
 from gankit.data.folder import load_folder, load_npz
 from gankit.data.pairs import PairData, UnpairedData, load_pairs
 from gankit.data.photos import CropData, load_folder_crops
@@ -185,4 +185,6 @@ def eval_data(data: Dataset, n: int) -> Dataset:
     clips a fixed set of frames (for crops of large images a fixed set of crops), enough for the scored set and the real-vs-real floor."""
     if isinstance(data, SequenceData):
         return data.frame_data(2 * n)
+    if isinstance(data, ClusteredData):  # the metrics count the data set's own classes
+        return data.unclustered()
     return data.fixed(2 * n) if isinstance(data, CropData) else data

@@ -13,6 +13,7 @@ during training; fixed pixel clusters are the cheap version, and they need no ex
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,7 +54,19 @@ def _fit(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(km.labels_, dtype=np.int64))
 
 
-def with_clusters(data: TensorData, k: int, name: str) -> TensorData:
+@dataclass
+class ClusteredData(TensorData):
+    """Images labelled by their clusters for training. The data set's own labels are kept
+    for the metrics, which count the classes an extractor knows, not the clusters."""
+
+    own_y: torch.Tensor | None = None
+    own_num_classes: int = 0
+
+    def unclustered(self) -> TensorData:
+        return TensorData(self.name, self.x, self.own_y, self.own_num_classes)
+
+
+def with_clusters(data: TensorData, k: int, name: str) -> ClusteredData:
     """`data` with its labels replaced by `cluster_labels` (k classes); `name` is the data set
     named in the error when it cannot be clustered."""
     if not data.is_image:
@@ -67,4 +80,4 @@ def with_clusters(data: TensorData, k: int, name: str) -> TensorData:
     if empty:
         raise GankitError(f"data.clusters={k}: {empty} of the clusters of {name} came out empty "
                           "(too many near-identical images); use fewer clusters")
-    return TensorData(data.name, data.x, labels, k)
+    return ClusteredData(data.name, data.x, labels, k, data.y, data.num_classes)

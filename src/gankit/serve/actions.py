@@ -91,7 +91,8 @@ def generate(pipe: object, seed: int, n: int, cls: int | None = None,
         cls = check_int("class", cls, 0, gp.num_classes - 1)
     opts = {"codes": codes or {}, "truncation": _truncation(truncation)}
     nrow = None
-    if gp.is_image and gp.num_classes and cls is None:
+    clustered = gp.config.data.clusters > 0  # self-conditioned: a plain sample, as the CLI
+    if gp.is_image and gp.num_classes and cls is None and not clustered:
         grid = gp.class_grid(n, seed, **opts)
         samples, nrow = grid.samples, grid.columns
     else:
