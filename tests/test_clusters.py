@@ -2,6 +2,7 @@
 used; the conditional family trains on them, resumes exactly, and samples unconditionally."""
 
 import dataclasses
+import hashlib
 import json
 
 import numpy as np
@@ -109,3 +110,21 @@ def test_self_conditioned_run_resumes_exactly_and_samples_without_classes(tmp_pa
     assert res.returncode == 0, res.stderr
     scores = json.loads((tmp_path / "eval.json").read_text())["scores"]
     assert scores["num_classes"] == 10 and 1 <= scores["classes"] <= 10
+
+
+def test_a_resume_with_other_cluster_labels_stops(tmp_path):
+    from gankit import checkpoint
+    from gankit.train.loop import train
+
+    run = train(config.build(None, [*TINY_DCGAN, "model.family=conditional", "data.clusters=3",
+                                    "train.steps=2"]), out=tmp_path / "run")
+    last = run / "checkpoints" / "last.pt"
+    ckpt = torch.load(last, weights_only=True)
+    assert ckpt["clusters_sha1"] == hashlib.sha1(
+        _fit(digits().x, 3).numpy().tobytes()).hexdigest()
+    train(None, resume=run, overrides=["train.steps=3"])  # the same labels: resumes
+    ckpt = checkpoint.load(run)
+    ckpt["clusters_sha1"] = "0" * 40  # as if k-means had come out otherwise on this machine
+    torch.save(ckpt, last)
+    with pytest.raises(GankitError, match="k-means labels of digits differ from those the run"):
+        train(None, resume=run, overrides=["train.steps=4"])

@@ -2,7 +2,8 @@
 
 A checkpoint is {"format", "version", "config", "specs", "family", "data_shape", "state"}:
 the resolved config, the networks' constructor specs, what inference needs to know about
-the GAN family (latent layout, classes, encoder), and TrainState.state_dict(). It holds
+the GAN family (latent layout, classes, encoder), and TrainState.state_dict(); with
+`data.clusters` also "clusters_sha1", the digest of the k-means labels (checked on resume). It holds
 only tensors and plain containers and is read with torch.load(weights_only=True), so no
 code is ever unpickled. Writes go to a temporary file in the same folder, are flushed to
 disk, then renamed over the target: a crash leaves the previous checkpoint intact.

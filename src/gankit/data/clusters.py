@@ -81,3 +81,12 @@ def with_clusters(data: TensorData, k: int, name: str) -> ClusteredData:
         raise GankitError(f"data.clusters={k}: {empty} of the clusters of {name} came out empty "
                           "(too many near-identical images); use fewer clusters")
     return ClusteredData(data.name, data.x, labels, k, data.y, data.num_classes)
+
+
+def labels_digest(data: object) -> str | None:
+    """sha1 of a clustered data set's labels (None for other data): written into every
+    checkpoint, so a resume whose k-means came out differently (another scikit-learn, BLAS or
+    CPU) stops instead of training each class embedding on another cluster."""
+    if not isinstance(data, ClusteredData):
+        return None
+    return hashlib.sha1(data.y.contiguous().numpy().tobytes()).hexdigest()

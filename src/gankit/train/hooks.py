@@ -29,6 +29,7 @@ from gankit import checkpoint
 from gankit.config import Config, to_dict
 from gankit.data import make_sampler
 from gankit.data.base import Dataset, MixtureData, TensorData, to_uint8, to_unit_range
+from gankit.data.clusters import labels_digest
 from gankit.errors import GankitError
 from gankit.families import Family
 from gankit.health import rules
@@ -263,8 +264,12 @@ class Hooks:
     def _payload(self, st: TrainState) -> dict:
         """The checkpoint content; a collective call (every rank's RNG state is gathered)."""
         rng_ranks = gather(st.rng_state(), self.info)
-        return {"config": self.config_dict, "specs": st.specs, "family": self.family.meta(),
-                "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
+        out = {"config": self.config_dict, "specs": st.specs, "family": self.family.meta(),
+               "data_shape": list(self.data.shape), "state": st.state_dict(rng_ranks)}
+        digest = labels_digest(self.data)
+        if digest is not None:  # data.clusters: the labels the class embeddings learned
+            out["clusters_sha1"] = digest
+        return out
 
     def checkpoint(self, st: TrainState, name: str = "last.pt", keep: bool = True) -> None:
         """Write checkpoints/`name`; last.pt is also kept as step-N.pt while health is on

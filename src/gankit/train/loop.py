@@ -11,6 +11,7 @@ from gankit import checks
 from gankit import data as data_mod
 from gankit.config import Config
 from gankit.data.base import Dataset
+from gankit.data.clusters import labels_digest
 from gankit.errors import GankitError
 from gankit.families import data_info, make_family
 from gankit.nets import build_net
@@ -127,6 +128,11 @@ def _checked_data(cfg: Config, ckpt: dict | None = None) -> Dataset:
         raise GankitError(f"data.name={cfg.data.name}: the data no longer fit the checkpoint's "
                           f"networks (net {name!r}: {ckpt['specs'].get(name)} in the checkpoint, "
                           f"{specs[name]} for the data now; e.g. the classes changed)")
+    want = None if ckpt is None else ckpt.get("clusters_sha1")
+    if want is not None and labels_digest(data) != want:
+        raise GankitError(f"data.clusters={cfg.data.clusters}: the k-means labels of "
+                          f"{cfg.data.name} differ from those the run trained on (another "
+                          "scikit-learn, BLAS or CPU?); resume where the run was trained")
     for spec in specs.values():
         with torch.random.fork_rng(devices=[]):
             build_net(spec)  # the nets can be built for these data (resolution, attn_res)
