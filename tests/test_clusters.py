@@ -128,3 +128,21 @@ def test_a_resume_with_other_cluster_labels_stops(tmp_path):
     torch.save(ckpt, last)
     with pytest.raises(GankitError, match="k-means labels of digits differ from those the run"):
         train(None, resume=run, overrides=["train.steps=4"])
+
+
+def test_ranks_whose_cluster_labels_differ_stop(monkeypatch):
+    """DDP ranks fit their own k-means; labels that differ between ranks stop the run before
+    step 0 instead of training each class embedding on other clusters."""
+    from gankit.train import loop
+    from gankit.train.distributed import DistInfo
+
+    cfg = config.build(None, [*TINY_DCGAN, "model.family=conditional", "data.clusters=3"])
+    ds = data.load(cfg.data)
+    loop._same_clusters(cfg, ds, DistInfo())  # one process: nothing to compare
+    mine = hashlib.sha1(ds.y.contiguous().numpy().tobytes()).hexdigest()
+    monkeypatch.setattr(loop.distributed, "gather", lambda obj, info: [obj, obj])
+    loop._same_clusters(cfg, ds, DistInfo())  # two ranks that agree
+    monkeypatch.setattr(loop.distributed, "gather", lambda obj, info: [obj, "0" * 40, obj])
+    with pytest.raises(GankitError, match=r"differ between ranks \(rank 0 and rank\(s\) 1"):
+        loop._same_clusters(cfg, ds, DistInfo())
+    assert mine == loop.labels_digest(ds)

@@ -67,8 +67,10 @@ def test_ranks_hold_identical_weights(tmp_path):
                                    ["model.family=cyclegan", "data.name=mnist5k",
                                     "data.name_b=digits", "data.resolution=16", "model.blocks=1",
                                     "model.d_norm=instance", "loss=lsgan", "reg.cycle_weight=10",
-                                    "reg.pool_size=20"]],
-                         ids=["r1", "bigan-pl", "ada", "superres", "cyclegan"])
+                                    "reg.pool_size=20"],
+                                   # k-means labels fitted on each rank, compared across ranks
+                                   ["model.family=conditional", "data.clusters=3"]],
+                         ids=["r1", "bigan-pl", "ada", "superres", "cyclegan", "selfcond"])
 def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     args = ["-m", "gankit", "train", "dcgan-digits", *TINY_DCGAN, *extra]
     torchrun(*args, "--out", "full", cwd=tmp_path)

@@ -139,6 +139,21 @@ def _checked_data(cfg: Config, ckpt: dict | None = None) -> Dataset:
     return data
 
 
+def _same_clusters(cfg: Config, data: Dataset, info: DistInfo) -> None:
+    """Each DDP rank fits its own k-means (data.clusters): on another node's CPU or BLAS the
+    labels can come out differently, and each rank would then train the class embeddings on
+    other clusters. Compare the labels' digests across ranks and stop before step 0."""
+    if not cfg.data.clusters:
+        return
+    digests = distributed.gather(labels_digest(data), info)
+    if len(set(digests)) > 1:
+        odd = [r for r, d in enumerate(digests) if d != digests[0]]
+        raise GankitError(f"data.clusters={cfg.data.clusters}: the k-means labels of "
+                          f"{cfg.data.name} differ between ranks (rank 0 and rank(s) "
+                          f"{', '.join(map(str, odd))}: another scikit-learn, BLAS or CPU?); "
+                          "train the ranks on identical machines and software")
+
+
 def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo,
               data: Dataset | None = None) -> TrainState:
     """Build the state (restored from `ckpt` if given) and train it to `cfg.train.steps`."""
@@ -146,6 +161,7 @@ def run_steps(cfg: Config, run: Path, ckpt: dict | None, info: DistInfo,
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     data = data if data is not None else data_mod.load(cfg.data)
+    _same_clusters(cfg, data, info)
     _check_eval(cfg, data, info)
     st, family = state_for(cfg, data, info)
     if ckpt is not None:
