@@ -261,6 +261,46 @@ def plain_projection(cfg, ds, specs, r: Rng):
     return n, step
 
 
+def plain_cgan(cfg, ds, specs, r: Rng):
+    """cgan-mnist: class-embedding G(z, y), projection D(x, y), ns; lazy R1 on the real batch
+    (weight gamma * r1_every every r1_every D updates); MSGAN's mode-seeking term in G's loss
+    over the pairs (row i, row i + N/2), whose labels are drawn once for both halves."""
+    n = _nets(cfg, specs, allow=("reg.r1_gamma", "reg.ms_weight"))
+    g, d = n["g"], n["d"]
+    opt_g, opt_d = _opts(cfg, g.parameters(), d.parameters())
+    nz, freq, bs = specs["g"]["kwargs"]["z_dim"], _class_freq(ds), cfg.train.batch_size
+    gamma, every, ms, updates = cfg.reg.r1_gamma, cfg.reg.r1_every, cfg.reg.ms_weight, 0
+    h = bs // 2
+    assert cfg.loss == "ns" and cfg.optim.n_critic == 1 and ms > 0
+
+    def step():
+        nonlocal updates
+        real, y = r.batch()
+        z = r.randn(bs, nz)
+        half = r.multinomial(freq, bs - h)
+        yf = torch.cat([half, half[:h]])
+        fake = g(z, yf)
+        due = gamma > 0 and updates % every == 0
+        updates += 1
+        real.requires_grad_(due)
+        d.zero_grad()
+        out_r, out_f = d(real, y), d(fake.detach(), yf)
+        loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
+        if due:
+            (grad,) = torch.autograd.grad(out_r.sum(), real, create_graph=True)
+            loss_d = loss_d + 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
+        loss_d.backward()
+        opt_d.step()
+        g.zero_grad()
+        ratio = (fake[:h] - fake[-h:]).abs().mean() / (z[:h] - z[-h:]).abs().mean()
+        loss_g = F.softplus(-d(fake, yf)).mean() + ms / (ratio + 1e-5)
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach(), loss_g.detach()
+
+    return n, step
+
+
 def plain_acgan(cfg, ds, specs, r: Rng):
     """ACGAN: cBN G(z, y), D(x) -> [adv logit | class logits], ns + class cross-entropy on
     real and fake in D, on fake in G."""
@@ -487,9 +527,9 @@ def plain_pacgan(cfg, ds, specs, r: Rng):
 
 
 def plain_sequence(cfg, ds, specs, r: Rng):
-    """MoCoGAN: G(z) -> clips (N, T, C, H, W); image D on one random frame per clip (real
-    and fake each get their own frame index, drawn per step; G's update uses the same fake
-    frames), video D on the clips; ns on both, G's loss the sum of both; lazy R1 on the real
+    """MoCoGAN: G(z) -> clips (N, T, C, H, W); image D on model.d_frames random frames per
+    clip (real and fake each get their own frame indices, drawn per step; G's update uses the
+    same fake frames), video D on the clips; ns on both, G's loss the sum of both; lazy R1 on the real
     frames (image D) and the real clips (video D), every r1_every steps with weight
     gamma * r1_every; one Adam over both Ds."""
     n = _nets(cfg, specs, allow=("reg.r1_gamma",))
@@ -497,8 +537,8 @@ def plain_sequence(cfg, ds, specs, r: Rng):
     opt_g, opt_d = _opts(cfg, g.parameters(), [*d.parameters(), *dv.parameters()])
     kw, bs, t = specs["g"]["kwargs"], cfg.train.batch_size, cfg.data.frames
     nz = kw["content_dim"] + kw["motion_dim"] * (t + 1)  # [content | h_0 | eps_1 .. eps_T]
-    gamma, every = cfg.reg.r1_gamma, cfg.reg.r1_every
-    rows, updates = torch.arange(bs), 0
+    gamma, every, k = cfg.reg.r1_gamma, cfg.reg.r1_every, cfg.model.d_frames
+    rows, updates = torch.arange(bs).repeat_interleave(k), 0  # clip of each picked frame
     assert cfg.loss == "ns" and cfg.optim.n_critic == 1
 
     def r1(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -509,7 +549,7 @@ def plain_sequence(cfg, ds, specs, r: Rng):
         nonlocal updates
         real, _ = r.batch()
         z = r.randn(bs, nz)
-        i_real, i_fake = r.randint(t, bs), r.randint(t, bs)
+        i_real, i_fake = r.randint(t, bs * k), r.randint(t, bs * k)  # (bs, k), clip by clip
         fake = g(z)
         due = gamma > 0 and updates % every == 0
         updates += 1
@@ -734,6 +774,17 @@ CASES: dict[str, Case] = {
                                        "d_norm": "none", "g_cond": "cbn",
                                        "d_cond": "projection", "d_sn": True}),
                         plain_projection, "cBN G, projection D with SN, hinge", 20),
+    # presets/cgan-mnist.yaml as of this writing (issue 8's recipe)
+    "cgan-mnist": Case(_cfg("ns", {**DC32, "family": "conditional", "z_dim": 64,
+                                   "d_norm": "none", "g_upsample": "resize", "g_cond": "embed",
+                                   "d_cond": "projection"},
+                            {"ms_weight": 0.02, "r1_gamma": 1.0, "r1_every": 4},
+                            {"g_lr": 1e-3, "d_lr": 1e-3, "g_betas": [0.0, 0.99],
+                             "d_betas": [0.0, 0.99]}),
+                       plain_cgan, "the cgan-mnist preset: embedding G (resize), projection "
+                       "D without norm + lazy R1, ns, mode-seeking 0.02", 20,
+                       "both do lazy R1 on the same steps (--steps a multiple of 4 makes every "
+                       "window hold the same number)"),
     "acgan": Case(_cfg("ns", {**DC32, "family": "conditional", "z_dim": 64, "d_norm": "batch",
                               "g_cond": "cbn", "d_cond": "acgan"}, {"cls_weight": 1.0}),
                   plain_acgan, "cBN G, ACGAN head on D, ns + class CE", 20),
@@ -780,12 +831,15 @@ CASES: dict[str, Case] = {
     # mocogan-mnist's model, data and batch (16 clips x 16 frames of 32x32 = 256 frames)
     "sequence": Case(_cfg("ns", {"family": "sequence", "arch": "dcgan", "z_dim": 32,
                                  "motion_dim": 10, "g_width": 16, "d_width": 16,
-                                 "d_norm": "none"},
+                                 "d_norm": "none", "d_frames": 4, "g_upsample": "resize"},
                           {"r1_gamma": 1.0, "r1_every": 4},
+                          {"g_lr": 1e-3, "d_lr": 1e-3, "g_betas": [0.0, 0.99],
+                           "d_betas": [0.0, 0.99]},
                           data={"name": "moving-mnist", "frames": 16, "resolution": 32},
                           batch=16),
-                     plain_sequence, "MoCoGAN: GRU + DCGAN frame G, image D on one frame per "
-                     "clip, 3-D conv video D, ns, lazy R1 1 every 4 on both Ds", 8,
+                     plain_sequence, "MoCoGAN: GRU + resize-upsampling DCGAN frame G, image D "
+                     "on 4 frames per clip, 3-D conv video D, ns, lazy R1 1 every 4 on both "
+                     "Ds, Adam 1e-3 (0, 0.99)", 8,
                      "moving-mnist 16 clips x 16 frames of 32x32 per batch (the preset's); "
                      "gankit keeps clips in NCHW (channels_last is for images only), so both "
                      "sides run NCHW; both do lazy R1 on the same steps, so adjacent windows hold "
