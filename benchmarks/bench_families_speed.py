@@ -195,6 +195,13 @@ def _class_freq(ds) -> torch.Tensor:
     return counts / counts.sum()
 
 
+def lazy_r1(out: torch.Tensor, x: torch.Tensor, gamma: float, every: int) -> torch.Tensor:
+    """R1 on the real inputs x (which require grad), weighted gamma * every as lazy R1 is
+    (StyleGAN2): gamma / 2 * E|grad_x D(x)|^2 * every."""
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
+
+
 def plain_unconditional(cfg, ds, specs, r: Rng):
     """ns (BCE with logits) or hinge, n_critic 1: the pytorch/examples dcgan loop; with
     reg.r1_gamma, lazy R1 on the real batch every r1_every D updates, weight gamma * r1_every
@@ -220,8 +227,7 @@ def plain_unconditional(cfg, ds, specs, r: Rng):
         else:
             loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
         if due:
-            (grad,) = torch.autograd.grad(out_r.sum(), real, create_graph=True)
-            loss_d = loss_d + 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
+            loss_d = loss_d + lazy_r1(out_r, real, gamma, every)
         loss_d.backward()
         opt_d.step()
         g.zero_grad()
@@ -287,8 +293,7 @@ def plain_cgan(cfg, ds, specs, r: Rng):
         out_r, out_f = d(real, y), d(fake.detach(), yf)
         loss_d = F.softplus(-out_r).mean() + F.softplus(out_f).mean()
         if due:
-            (grad,) = torch.autograd.grad(out_r.sum(), real, create_graph=True)
-            loss_d = loss_d + 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
+            loss_d = loss_d + lazy_r1(out_r, real, gamma, every)
         loss_d.backward()
         opt_d.step()
         g.zero_grad()
@@ -541,10 +546,6 @@ def plain_sequence(cfg, ds, specs, r: Rng):
     rows, updates = torch.arange(bs).repeat_interleave(k), 0  # clip of each picked frame
     assert cfg.loss == "ns" and cfg.optim.n_critic == 1
 
-    def r1(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-        return 0.5 * gamma * every * grad.square().flatten(1).sum(1).mean()
-
     def step():
         nonlocal updates
         real, _ = r.batch()
@@ -562,7 +563,8 @@ def plain_sequence(cfg, ds, specs, r: Rng):
         loss_d = (F.softplus(-out_r).mean() + F.softplus(out_f).mean()
                   + F.softplus(-vid_r).mean() + F.softplus(vid_f).mean())
         if due:
-            loss_d = loss_d + r1(out_r, real_frames) + r1(vid_r, real)
+            loss_d = (loss_d + lazy_r1(out_r, real_frames, gamma, every)
+                      + lazy_r1(vid_r, real, gamma, every))
         loss_d.backward()
         opt_d.step()
         g.zero_grad()
