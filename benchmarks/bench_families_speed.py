@@ -534,8 +534,8 @@ def plain_pacgan(cfg, ds, specs, r: Rng):
 def plain_sequence(cfg, ds, specs, r: Rng):
     """MoCoGAN: G(z) -> clips (N, T, C, H, W); image D on model.d_frames random frames per
     clip (real and fake each get their own frame indices, drawn per step; G's update uses the
-    same fake frames), video D on the clips; ns on both, G's loss the sum of both; lazy R1 on the real
-    frames (image D) and the real clips (video D), every r1_every steps with weight
+    same fake frames), video D on the clips; ns on both, G's loss the sum of both; lazy R1 on
+    the real frames (image D) and the real clips (video D), every r1_every steps with weight
     gamma * r1_every; one Adam over both Ds."""
     n = _nets(cfg, specs, allow=("reg.r1_gamma",))
     g, d, dv = n["g"], n["d"], n["dv"]

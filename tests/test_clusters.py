@@ -146,3 +146,16 @@ def test_ranks_whose_cluster_labels_differ_stop(monkeypatch):
     with pytest.raises(GankitError, match=r"differ between ranks \(rank 0 and rank\(s\) 1"):
         loop._same_clusters(cfg, ds, DistInfo())
     assert mine == loop.labels_digest(ds)
+
+
+def test_training_compares_the_ranks_cluster_labels(tmp_path, monkeypatch):
+    """`train` runs the rank comparison: a rank with other labels stops it before a checkpoint
+    is written."""
+    from gankit.train import loop
+
+    monkeypatch.setattr(loop.distributed, "gather", lambda obj, info: [obj, "0" * 40])
+    cfg = config.build(None, [*TINY_DCGAN, "model.family=conditional", "data.clusters=3",
+                              "train.steps=2"])
+    with pytest.raises(GankitError, match="differ between ranks"):
+        loop.train(cfg, out=tmp_path / "run")
+    assert not list((tmp_path / "run").rglob("*.pt"))

@@ -41,7 +41,8 @@ from gankit.nets.video import clip_latent_dim
 
 @dataclass
 class ClipFake(Fake):
-    """A fake batch of clips and the frame of each (real and fake) clip that D_I judges."""
+    """A fake batch of clips and the frames (model.d_frames per clip) of each real and fake
+    clip that D_I judges."""
 
     frame_real: torch.Tensor | None = None  # int64 (N, k): frame indices per real clip
     frame_fake: torch.Tensor | None = None  # int64 (N, k): frame indices per generated clip
@@ -130,7 +131,7 @@ class Sequence(Family):
 
     def d_terms(self, nets: Nets, batch: Batch, fake: ClipFake, ctx: PhaseCtx
                 ) -> dict[str, torch.Tensor]:
-        """D_I on one frame per clip (d_*), D_V on the clips (dv_*)."""
+        """D_I on model.d_frames frames per clip (d_*), D_V on the clips (dv_*)."""
         real_frames = pick_frames(batch.x, fake.frame_real)
         fake_frames = pick_frames(fake.x, fake.frame_fake)
         terms = self.objective.d_terms_outputs(nets["d"], real_frames, fake_frames, ctx.gen,

@@ -142,7 +142,7 @@ def _checked_data(cfg: Config, ckpt: dict | None = None) -> Dataset:
 def _same_clusters(cfg: Config, data: Dataset, info: DistInfo) -> None:
     """Each DDP rank fits its own k-means (data.clusters): on another node's CPU or BLAS the
     labels can come out differently, and each rank would then train the class embeddings on
-    other clusters. Compare the labels' digests across ranks and stop before step 0."""
+    other clusters. Compare the labels' digests across ranks and stop before the first step."""
     if not cfg.data.clusters:
         return
     digests = distributed.gather(labels_digest(data), info)
