@@ -16,3 +16,4 @@ st = run_steps(cfg, out / "run", None, info)
 torch.save({"g": st.g.state_dict(), "d": st.d.state_dict(), "g_ema": st.g_ema.state_dict()},
            out / f"rank{info.rank}.pt")
 distributed.teardown(info)
+distributed.exit_process(0)  # as `python -m gankit` ends a rank (no interpreter teardown)

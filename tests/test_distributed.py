@@ -11,20 +11,38 @@ import torch
 from conftest import TINY_DCGAN
 
 from gankit import checkpoint, config, data
+from gankit.train import distributed
 from gankit.train.distributed import DistInfo
 from gankit.train.state import state_for
 
 HERE = Path(__file__).parent
 
 
-def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE)}
+def torchrun(*args: str, cwd: Path, site: Path | None = None) -> subprocess.CompletedProcess:
+    """2 ranks on CPU; `site` is a folder put first on the ranks' path (a sitecustomize).
+    A rank that aborts shows its Python stack (faulthandler) in the failure message."""
+    path = os.pathsep.join(str(p) for p in (site, HERE) if p is not None)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            *args]
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=240,
                           check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-3000:]
     return proc
+
+
+def finalisation_marker(tmp_path: Path) -> tuple[Path, Path]:
+    """A sitecustomize folder whose ranks leave a file in `marks` if the interpreter runs
+    its exit handlers (it finalises), and the `marks` folder."""
+    site, marks = tmp_path / "site", tmp_path / "marks"
+    site.mkdir()
+    marks.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        "if 'RANK' in os.environ and 'LOCAL_RANK' in os.environ:\n"
+        f"    atexit.register(lambda: open(os.path.join({str(marks)!r}, "
+        "'rank' + os.environ['RANK']), 'w').close())\n")
+    return site, marks
 
 
 def read_log(run: Path) -> list[dict]:
@@ -52,6 +70,17 @@ def test_ranks_hold_identical_weights(tmp_path):
     assert log[-1]["images_seen"] == 6 * 16 * 2
 
 
+def test_exit_process_ends_only_a_process_that_joined_a_group(monkeypatch):
+    codes: list[int] = []
+    monkeypatch.setattr(os, "_exit", codes.append)
+    monkeypatch.setattr(distributed, "_joined", False)
+    distributed.exit_process(2)  # a plain run: returns, and the CLI exits as usual
+    assert codes == []
+    monkeypatch.setattr(distributed, "_joined", True)
+    distributed.exit_process(2)  # a torchrun rank: its exit code (2: bad input) reaches torchrun
+    assert codes == [2]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("extra", [["reg.r1_gamma=1.0", "model.d_norm=none"],
                                    ["model.family=bigan", "reg.pl_weight=2", "reg.pl_every=2"],
@@ -73,7 +102,11 @@ def test_ranks_hold_identical_weights(tmp_path):
                          ids=["r1", "bigan-pl", "ada", "superres", "cyclegan", "selfcond"])
 def test_cli_torchrun_resume_matches_uninterrupted(tmp_path, extra):
     args = ["-m", "gankit", "train", "dcgan-digits", *TINY_DCGAN, *extra]
-    torchrun(*args, "--out", "full", cwd=tmp_path)
+    site, marks = finalisation_marker(tmp_path)
+    torchrun(*args, "--out", "full", cwd=tmp_path, site=site)
+    # DDP keeps gloo's threads alive to the end, and interpreter teardown beside them can
+    # abort a rank after its run is complete (SIGABRT): ranks end without it
+    assert sorted(p.name for p in marks.iterdir()) == []
     torchrun(*args, "train.steps=3", "--out", "half", cwd=tmp_path)
     at3 = checkpoint.load(tmp_path / "half")["state"]
     proc = torchrun("-m", "gankit", "train", "--resume", "half", "train.steps=6", cwd=tmp_path)

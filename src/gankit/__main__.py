@@ -1,6 +1,6 @@
 """`python -m gankit` (what torchrun launches) runs the CLI."""
 
-from gankit.cli import main
+from gankit.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -727,6 +727,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def entry() -> None:
+    """The `gankit` command and `python -m gankit` (what torchrun launches): run the CLI and
+    exit with its code. A torchrun rank ends without interpreter teardown (see
+    `distributed.exit_process`)."""
+    code = main()
+    ranks = sys.modules.get("gankit.train.distributed")  # not imported: no process group
+    if ranks is not None:
+        ranks.exit_process(code)
+    raise SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)

@@ -9,6 +9,7 @@ DDP's buffer broadcast is off so D can be called on real and fake batches separa
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +36,10 @@ class DistInfo:
         return self.world > 1
 
 
+# set once this process has joined a process group: see `exit_process`
+_joined = False
+
+
 def setup(device: str) -> DistInfo:
     """Join the process group if launched by torchrun; pick this rank's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -45,6 +50,8 @@ def setup(device: str) -> DistInfo:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        global _joined
+        _joined = True
     return DistInfo(rank, world, local_rank, dev)
 
 
@@ -59,6 +66,26 @@ def teardown(info: DistInfo, together: bool = True) -> None:
                 dist.barrier()
         finally:
             dist.destroy_process_group()
+
+
+def exit_process(code: int) -> None:
+    """Leave the process with `code` without tearing the interpreter down, if it ever joined a
+    process group; return otherwise (then the caller exits as usual).
+
+    DDP's reducer keeps the process group, and so gloo's worker threads, alive after
+    `destroy_process_group` until the process ends. Interpreter finalisation with those
+    threads alive can abort a rank ("terminate called without an active exception",
+    SIGABRT: pytorch/pytorch#179291), failing a run whose files are all written. Everything
+    is closed by now, so the rank flushes its streams and ends here, as a killed one would,
+    and torchrun sees `code`."""
+    if not _joined:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+            pass
+    os._exit(code)
 
 
 def sync_batchnorm(module: nn.Module, info: DistInfo, sync_bn: bool) -> nn.Module:
