@@ -10,7 +10,10 @@ distribution, not the 500 images D could memorise): FID, KID, precision, recall.
         --threads 1 --out runs/augment [KEY=VALUE ...]
 
 Writes benchmarks/results/augment-TAG.json and prints a table per preset with the mean and
-spread over seeds and the relative FID change of each augmentation against none.
+spread over seeds and the relative FID change of each augmentation against none. Runs split
+over several processes (one setting and seed each, side by side) are joined into one table:
+
+    python benchmarks/bench_augment.py --merge results/augment-A.json ... --tag TAG
 """
 
 from __future__ import annotations
@@ -62,9 +65,27 @@ def table(preset: str, rows: dict[str, list[dict]]) -> dict:
     return out
 
 
+def merge(files: list[Path]) -> tuple[dict, dict, dict]:
+    """The rows of several augment JSONs joined per preset and setting (sorted by seed), the
+    summary tables recomputed, and the first file's header (they must share the overrides)."""
+    heads = [json.loads(f.read_text()) for f in files]
+    if len({json.dumps([h["overrides"], h["limit"], h["n"]]) for h in heads}) > 1:
+        raise SystemExit("--merge: the files differ in overrides, limit or n")
+    results: dict = {}
+    for h in heads:
+        for preset, rows in h["results"].items():
+            for setting, rs in rows.items():
+                results.setdefault(preset, {}).setdefault(setting, []).extend(rs)
+    for preset, rows in results.items():
+        order = [k for k in SETTINGS if k in rows] + [k for k in rows if k not in SETTINGS]
+        results[preset] = {k: sorted(rows[k], key=lambda r: r["seed"]) for k in order}
+    return heads[0], results, {p: table(p, rows) for p, rows in results.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("presets", nargs="+", help="presets, then KEY=VALUE overrides for training")
+    ap.add_argument("presets", nargs="*", help="presets, then KEY=VALUE overrides for training")
+    ap.add_argument("--merge", nargs="+", type=Path, help="join these augment JSONs instead")
     ap.add_argument("--settings", default="none,diffaug,ada")
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--limit", type=int, default=500)
@@ -73,6 +94,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="keep run folders here")
     ap.add_argument("--tag", default=time.strftime("%Y%m%d-%H%M%S"))
     args = ap.parse_intermixed_args()
+    if args.merge:
+        head, results, summaries = merge(args.merge)
+        path = Path("benchmarks/results") / f"augment-{args.tag}.json"
+        path.write_text(json.dumps({
+            **head, "command": shlex.join(["python", *sys.argv]),
+            "merged": [str(f) for f in args.merge], "summary": summaries,
+            "results": results}, indent=2))
+        print(f"\nwrote {path}")
+        return
+    if not args.presets:
+        ap.error("give presets to train, or --merge FILES")
     presets = [p for p in args.presets if "=" not in p]
     overrides = [p for p in args.presets if "=" in p]
     torch.set_num_threads(args.threads)
