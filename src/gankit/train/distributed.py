@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -102,7 +103,12 @@ def wrap(module: nn.Module, info: DistInfo) -> nn.Module:
     if not info.enabled:
         return module
     ids = [info.device.index] if info.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates broadcast_buffers, but its replacement (forward_sync_buffers)
+        # still syncs buffers at init; per-rank batch-norm statistics need this one
+        warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+        return nn.parallel.DistributedDataParallel(module, device_ids=ids,
+                                                   broadcast_buffers=False)
 
 
 def any_flag(flag: bool, info: DistInfo) -> bool:
