@@ -67,7 +67,8 @@ def table(preset: str, rows: dict[str, list[dict]]) -> dict:
 
 def merge(files: list[Path]) -> tuple[dict, dict, dict]:
     """The rows of several augment JSONs joined per preset and setting (sorted by seed), the
-    summary tables recomputed, and the first file's header (they must share the overrides)."""
+    summary tables recomputed, and a header naming each source's command and date (they
+    must share the overrides)."""
     heads = [json.loads(f.read_text()) for f in files]
     if len({json.dumps([h["overrides"], h["limit"], h["n"]]) for h in heads}) > 1:
         raise SystemExit("--merge: the files differ in overrides, limit or n")
@@ -79,7 +80,20 @@ def merge(files: list[Path]) -> tuple[dict, dict, dict]:
     for preset, rows in results.items():
         order = [k for k in SETTINGS if k in rows] + [k for k in rows if k not in SETTINGS]
         results[preset] = {k: sorted(rows[k], key=lambda r: r["seed"]) for k in order}
-    return heads[0], results, {p: table(p, rows) for p, rows in results.items()}
+    sources = [{"file": f.name, "command": h["command"], "date": h["date"]}
+               for f, h in zip(files, heads)]
+    head = {k: heads[0][k] for k in ("machine", "n", "limit", "settings", "overrides")}
+    return {**head, "merged": sources}, results, {p: table(p, rows) for p, rows in results.items()}
+
+
+def write(tag: str, header: dict, summaries: dict, results: dict) -> None:
+    path = Path("benchmarks/results") / f"augment-{tag}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "benchmark": "augment", "command": shlex.join(["python", *sys.argv]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), **header,
+        "summary": summaries, "results": results}, indent=2))
+    print(f"\nwrote {path}")
 
 
 def main() -> None:
@@ -95,13 +109,8 @@ def main() -> None:
     ap.add_argument("--tag", default=time.strftime("%Y%m%d-%H%M%S"))
     args = ap.parse_intermixed_args()
     if args.merge:
-        head, results, summaries = merge(args.merge)
-        path = Path("benchmarks/results") / f"augment-{args.tag}.json"
-        path.write_text(json.dumps({
-            **head, "command": shlex.join(["python", *sys.argv]),
-            "merged": [str(f) for f in args.merge], "summary": summaries,
-            "results": results}, indent=2))
-        print(f"\nwrote {path}")
+        header, results, summaries = merge(args.merge)
+        write(args.tag, header, summaries, results)
         return
     if not args.presets:
         ap.error("give presets to train, or --merge FILES")
@@ -127,14 +136,8 @@ def main() -> None:
                         f"{k} {row['scores'][k]:.4g}" for k in SCORES), flush=True)
             results[preset] = rows
             summaries[preset] = table(preset, rows)
-    path = Path("benchmarks/results") / f"augment-{args.tag}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({
-        "benchmark": "augment", "command": shlex.join(["python", *sys.argv]),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "n": args.n,
-        "limit": args.limit, "settings": SETTINGS, "overrides": overrides,
-        "summary": summaries, "results": results}, indent=2))
-    print(f"\nwrote {path}")
+    write(args.tag, {"machine": machine(), "n": args.n, "limit": args.limit,
+                     "settings": SETTINGS, "overrides": overrides}, summaries, results)
 
 
 if __name__ == "__main__":

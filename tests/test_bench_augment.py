@@ -22,7 +22,9 @@ def _file(tmp_path: Path, name: str, setting: str, seeds_fids: dict[int, float],
                                    "train_seconds": 10.0}} for s, f in seeds_fids.items()]
     path = tmp_path / name
     path.write_text(json.dumps({"overrides": overrides, "limit": 500, "n": 5000,
-                                "results": {"dcgan-mnist": {setting: rows}}}))
+                                "results": {"dcgan-mnist": {setting: rows}},
+                                "command": f"run {name}", "date": "2026-11-25", "machine": {},
+                                "settings": {}}))
     return path
 
 
@@ -30,7 +32,8 @@ def test_merge_joins_settings_and_seeds_and_recomputes_the_gain(tmp_path):
     files = [_file(tmp_path, "a.json", "diffaug", {1: 30.0}, ["train.steps=9"]),
              _file(tmp_path, "b.json", "none", {1: 60.0, 0: 40.0}, ["train.steps=9"]),
              _file(tmp_path, "c.json", "diffaug", {0: 20.0}, ["train.steps=9"])]
-    _, results, summary = ba.merge(files)
+    header, results, summary = ba.merge(files)
+    assert [m["command"] for m in header["merged"]] == ["run a.json", "run b.json", "run c.json"]
     rows = results["dcgan-mnist"]
     assert list(rows) == ["none", "diffaug"]  # the benchmark's order, whatever the files'
     assert [r["seed"] for r in rows["none"]] == [0, 1] == [r["seed"] for r in rows["diffaug"]]
