@@ -8,7 +8,7 @@ train` at 1 thread in its own process, CPU time from getrusage):
             costs about 2x x4's):
             train.pretrain_steps of content loss (checkpoints/content.pt = the content-loss
             model, SRResNet), then adversarial fine-tuning (checkpoints/last.pt = the GAN model)
-  cyclegan  cyclegan-digits: mnist5k <-> digits at 16 px
+  cyclegan  cyclegan-digits: mnist5k <-> digits-framed at 16 px
 
 Scored on the 3 held-out photos (chelsea, coffee, flower; data/photos.py):
 - inpainting: 24 fixed 64 px crops per photo (the training crop size), each with a fixed
@@ -20,8 +20,9 @@ Scored on the 3 held-out photos (chelsea, coffee, flower; data/photos.py):
   PSNR/SSIM on the Y channel with `scale` border pixels cropped, as SR papers report.
 - translation: the 500 held-out mnist5k digits A -> B and the 500 held-out digits B -> A
   (the preset's data.holdout: no run saw them): the class is kept when the target domain's
-  shipped classifier (lenet-digits at 8 px for B, lenet-mnist at 28 px for A) predicts the
-  source's label; the domain is the target's when a logistic regression fitted on the
+  shipped classifier (lenet-digits at 8 px on the digit's box for B, lenet-mnist at 28 px
+  for A) predicts the source's label (and, beside it, when an MLP fitted on the labelled
+  training images of both sets does: it reads either style); the domain is the target's when a logistic regression fitted on the
   training images of both sets (16 px pixels; its accuracy on the held-out reals is
   reported) says so. Reference rows: the untranslated images, and real images of the target
   domain (what the classifier and the judge give on the real thing).
@@ -50,6 +51,7 @@ from gankit import config
 from gankit import data as data_mod
 from gankit.data import corrupt, masks
 from gankit.data.base import to_uint8, to_unit_range
+from gankit.data.builtin import DIGIT_BOX
 from gankit.data.photos import photo_images
 from gankit.images import save_grid
 from gankit.metrics.restoration import psnr, ssim
@@ -172,10 +174,35 @@ def eval_sr(run: Path) -> tuple[dict, list]:
 # ------------------------------------------------------------------ translation
 
 
+# The shipped classifier that reads each domain's digits: (name, its input size, the share of
+# the frame the digit's box fills: digits-framed puts the 8x8 digit in MNIST's 20/28 box).
+DIGIT_CLASSIFIERS = {"mnist5k": ("lenet-mnist", 28, 1.0), "digits": ("lenet-digits", 8, 1.0),
+                     "digits-framed": ("lenet-digits", 8, DIGIT_BOX / 28)}
+
+
+def read_digits(classifier, size: int, box: float, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities of `classifier` on the central `box` of each image at its size."""
+    x = to_unit_range(x)
+    s = x.shape[-1]
+    p = round(s * (1 - box) / 2)
+    x = x[..., p:s - p, p:s - p]
+    small = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    with torch.no_grad():
+        return classifier(small)[1].softmax(1)
+
+
 def eval_translate(run: Path, n: int = 1000) -> dict:
     """Class kept and domain judged on held-out images of both sets (data.holdout of the
-    run's config: never shown to it); the judge is fitted on the training images."""
+    run's config: never shown to it); the judges are fitted on the training images.
+
+    class_kept: the target domain's shipped classifier gives the source's label.
+    class_kept_both: so does an MLP fitted on the labelled training images of both sets,
+    which reads either style (lenet-digits reads only about half of MNIST's untranslated
+    digits, so class_kept of A -> B also measures how close G(a) comes to the 8x8 set's
+    shapes, not only whether the digit survived)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     from gankit.metrics.lenet import load_classifier
 
@@ -185,32 +212,36 @@ def eval_translate(run: Path, n: int = 1000) -> dict:
     def feats(x: torch.Tensor) -> np.ndarray:
         return x.reshape(len(x), -1).float().numpy() / 255
 
+    both_x = np.concatenate([feats(seen.a.x), feats(seen.b.x)])
     judge = LogisticRegression(max_iter=2000).fit(
-        np.concatenate([feats(seen.a.x), feats(seen.b.x)]),
-        np.concatenate([np.zeros(len(seen.a)), np.ones(len(seen.b))]))
+        both_x, np.concatenate([np.zeros(len(seen.a)), np.ones(len(seen.b))]))
+    both = MLPClassifier((256,), max_iter=300, random_state=0).fit(
+        both_x, np.concatenate([seen.a.y.numpy(), seen.b.y.numpy()]))
     out = {"judge_accuracy_heldout": float(judge.score(
         np.concatenate([feats(held.a.x), feats(held.b.x)]),
         np.concatenate([np.zeros(len(held.a)), np.ones(len(held.b))]))),
+        "both_classifier_accuracy_heldout": float(both.score(
+            np.concatenate([feats(held.a.x), feats(held.b.x)]),
+            np.concatenate([held.a.y.numpy(), held.b.y.numpy()]))),
         "n_heldout": [len(held.a), len(held.b)]}
-    clf = {"a": (load_classifier("lenet-mnist"), 28), "b": (load_classifier("lenet-digits"), 8)}
+    names = {"a": cfg.data.name, "b": cfg.data.name_b}
     for src, dst, direction in (("a", "b", "a2b"), ("b", "a", "b2a")):
         part = getattr(held, src)
         x, labels = part.x[:n], part.y[:n]
+        name, size, box = DIGIT_CLASSIFIERS[names[dst]]
+        model = load_classifier(name)
         for method in ("untranslated", "gankit", "real target"):
-            if method == "real target":  # the classifier and judge on real target images
+            if method == "real target":  # the classifiers and judge on real target images
                 tgt = getattr(held, dst)
                 y, labels_m = tgt.x[:n], tgt.y[:n]
             else:
                 labels_m = labels
                 y = x if method == "untranslated" else torch.stack(
                     [pipe.translate(img, direction) for img in x])
-            model, size = clf[dst]
-            small = F.interpolate(to_unit_range(y), size=(size, size), mode="bilinear",
-                                  antialias=True, align_corners=False)
-            with torch.no_grad():
-                prob = model(small)[1].softmax(1)
+            prob = read_digits(model, size, box, y)
             out[f"{direction}/{method}"] = {
                 "class_kept": float((prob.argmax(1) == labels_m).float().mean()),
+                "class_kept_both": float(np.mean(both.predict(feats(y)) == labels_m.numpy())),
                 "target_confidence": float(prob.max(1).values.mean()),
                 "judged_target": float(np.mean(judge.predict(feats(y)) == (dst == "b")))}
     return out
@@ -262,7 +293,8 @@ def main() -> None:
                   f"{rec['scores']['judge_accuracy_heldout']:.3f})")
             for m, v in rec["scores"].items():
                 if isinstance(v, dict):
-                    print(f"  {m:<18} class kept {v['class_kept']:.3f}  judged target "
+                    print(f"  {m:<18} class kept {v['class_kept']:.3f} (both-style MLP "
+                          f"{v['class_kept_both']:.3f})  judged target "
                           f"{v['judged_target']:.3f}  target confidence "
                           f"{v['target_confidence']:.3f}")
         report[name] = rec

@@ -29,6 +29,19 @@ def test_digits_and_conversion():
     assert big.x.shape == (1797, 3, 16, 16) and torch.equal(big.x[:, 0], big.x[:, 2])
 
 
+def test_digits_framed_puts_each_digit_in_mnists_box():
+    ds, small = data.load(DataConfig(name="digits-framed")), data.load(DataConfig(name="digits"))
+    assert ds.x.shape == (1797, 1, 28, 28) and ds.x.dtype == torch.uint8
+    assert torch.equal(ds.y, small.y)
+    border = torch.ones(28, 28, dtype=torch.bool)
+    border[4:24, 4:24] = False
+    assert ds.x[:, 0, border].max() == 0  # nothing outside the central 20x20 box
+    box = torch.nn.functional.interpolate(ds.x[:, :, 4:24, 4:24].float(), size=(8, 8),
+                                          mode="area")
+    err = (box - small.x.float()).abs().mean()  # the box holds the 8x8 digit, resized:
+    assert err < 25 and err < 0.5 * (box - small.x.float().roll(1, 0)).abs().mean()  # not another
+
+
 def test_mixtures_match_pacgan():
     ring = ring8_centers()
     assert torch.allclose(ring[2], torch.tensor([0.0, 1.0]), atol=1e-7)

@@ -188,6 +188,16 @@ def test_cyclegan_terms_match_a_hand_computation():
     assert {k for k in d if "_acc_" not in k and "_logit_" not in k} == {"d_real", "d_fake", "da_real", "da_fake"}
 
 
+@pytest.mark.parametrize("downs,strided", [(None, 1), (0, 0), (2, 2)])
+def test_cyclegan_translators_downsample_as_configured(downs, strided):
+    extra = [] if downs is None else [f"model.g_downs={downs}"]
+    _cfg, _ds, _fam, nets = _family(CYCLE + extra)
+    for name in ("g", "g_ba"):
+        convs = [m for m in nets[name].modules() if isinstance(m, torch.nn.Conv2d)]
+        assert sum(m.stride == (2, 2) for m in convs) == strided  # 16 px: one by default
+        assert nets[name](torch.zeros(2, 1, 16, 16)).shape == (2, 1, 16, 16)
+
+
 def test_image_pool_fills_then_swaps_half_and_draws_fixed_counts():
     extra: dict = {}
     gen = torch.Generator().manual_seed(0)
@@ -254,6 +264,10 @@ def test_bad_image_to_image_configs_name_their_keys():
         ([*PIX2PIX, "model.upsampler=espcn"], "model.upsampler is for model.family=superres"),
         ([*SRGAN, "model.g_upsample=resize"], "model.g_upsample does not apply"),
         ([*CYCLE, "data.resolution=15"], "multiple of 2"),
+        ([*CYCLE, "data.resolution=18", "model.g_downs=2"], "multiple of 4"),
+        ([*CYCLE, "model.g_downs=4"], "at least 32"),
+        ([*CYCLE, "model.g_downs=5"], "model.g_downs: must be 0..4"),
+        ([*PIX2PIX, "model.g_downs=1"], "model.g_downs is for model.family=cyclegan"),
     ]
     from gankit import checks
 

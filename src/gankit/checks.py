@@ -60,6 +60,7 @@ def check_arch(cfg: Config) -> None:
                               ("data.name_b", cfg.data.name_b is not None, "cyclegan"),
                               ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
                               ("model.upsampler", m.upsampler != "srgan", "superres"),
+                              ("model.g_downs", m.g_downs is not None, "cyclegan"),
                               ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
                                "image2image|superres")]:
         if used and m.family not in family.split("|"):

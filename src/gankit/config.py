@@ -85,6 +85,8 @@ class ModelConfig:
     motion_dim: int = 10  # sequence family: motion latent per frame (MoCoGAN's GRU output)
     d_frames: int = 1  # sequence family: frames of each clip the image D judges (MoCoGAN: 1)
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
+    g_downs: int | None = None  # cyclegan translators' stride-2 downsamplings (each doubles
+    #                             G's reach); None = 2 from 64 px, else 1
     blocks: int = 8  # residual blocks of the superres G (SRGAN: 16) and the cyclegan G (6-9)
     upsampler: Literal["srgan", "espcn"] = "srgan"  # superres G: SRGAN's sub-pixel stages and
     #                        9x9 output conv, or ESPCN's one conv + PixelShuffle (cheaper at x4)
@@ -411,6 +413,8 @@ def validate(cfg: Config) -> Config:
     if cfg.model.d_layers is not None and not 1 <= cfg.model.d_layers <= 6:
         raise GankitError(f"model.d_layers: must be 1..6 or null, got {cfg.model.d_layers}")
     _positive("model.blocks", cfg.model.blocks, allow_zero=True)
+    if cfg.model.g_downs is not None and not 0 <= cfg.model.g_downs <= 4:
+        raise GankitError(f"model.g_downs: must be 0..4 or null, got {cfg.model.g_downs}")
     if cfg.data.frames < 2:
         raise GankitError(f"data.frames: a clip needs >= 2 frames, got {cfg.data.frames}")
     for key, val in [("aug.p", cfg.aug.p), ("aug.target", cfg.aug.target)]:

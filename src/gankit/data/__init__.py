@@ -63,6 +63,7 @@ def check_name(name: str) -> None:
 # Built-in data sets whose mirror image is not a sample: data.flip is refused on them.
 MIRROR_WRONG = {"mnist5k": "a mirrored digit is not a digit",
                 "digits": "a mirrored digit is not a digit",
+                "digits-framed": "a mirrored digit is not a digit",
                 "stacked-mnist": "a mirrored digit is not a digit",
                 "moving-mnist": "a mirrored digit is not a digit"}
 

@@ -30,6 +30,14 @@ from gankit.nets import NetSpec
 
 SMALL_IMAGES = 64  # px: below it the translators downsample once, not twice (a 16 px digit
 #                   through two would leave G a 4x4 bottleneck free to redraw the whole digit)
+
+
+def translator_downs(cfg: Config, resolution: int) -> int:
+    """model.g_downs, or by size: each downsampling doubles how far G reaches, and a G that
+    reaches across the whole image is free to redraw it (and change a digit's class)."""
+    if cfg.model.g_downs is not None:
+        return cfg.model.g_downs
+    return 2 if resolution >= SMALL_IMAGES else 1
 POOL_SWAP = 0.5  # chance that a fake is swapped for a pooled one once the pool is full
 
 
@@ -87,10 +95,11 @@ class CycleGAN(PairFamily):
             raise GankitError("train.pretrain_steps is for image2image and superres (content "
                               "pre-training); cyclegan has no paired content loss")
         res = data.shape[1]
-        mult = 4 if res >= SMALL_IMAGES else 2
-        if res % mult or data.shape[2] % mult:
+        mult = 2 ** translator_downs(cfg, res)
+        if res % mult or data.shape[2] % mult or res < 2 * mult:
             raise GankitError(f"data.resolution={res}: model.family=cyclegan needs a multiple of "
-                              f"{mult} (its translators downsample by {mult})")
+                              f"{mult}, at least {2 * mult} (its translators downsample by "
+                              f"{mult}; model.g_downs sets that)")
         if cfg.model.g_sn:
             raise GankitError("model.g_sn=true with model.family=cyclegan: the ResNet "
                               "translators have no spectral norm; use model.d_sn")
@@ -103,7 +112,7 @@ class CycleGAN(PairFamily):
         m = self.cfg.model
         ca, cb = self.parts
 
-        downs = 2 if self.data.shape[1] >= SMALL_IMAGES else 1
+        downs = translator_downs(self.cfg, self.data.shape[1])
 
         def g(cin: int, cout: int) -> NetSpec:
             return {"name": "translator-g", "kwargs": {"in_channels": cin, "out_channels": cout,

@@ -202,7 +202,8 @@ def default_extractor(data_name: str, shape: tuple[int, ...] | None = None) -> s
     """The extractor a data set is measured with unless the user names one (points: raw)."""
     if shape is not None and len(shape) == 1:
         return "raw"
-    return {"mnist5k": "lenet-mnist", "digits": "lenet-digits", "ring8": "raw",
+    return {"mnist5k": "lenet-mnist", "digits": "lenet-digits",
+            "digits-framed": "lenet-mnist", "ring8": "raw",
             "grid25": "raw", "moving-mnist": "lenet-mnist", "moving-mnist2": "lenet-mnist",
             **STACKED_EXTRACTORS}.get(data_name.removesuffix(":frames"), "inception")
 
