@@ -30,6 +30,7 @@ from gankit.nets import NetSpec
 
 SMALL_IMAGES = 64  # px: below it the translators downsample once, not twice (a 16 px digit
 #                   through two would leave G a 4x4 bottleneck free to redraw the whole digit)
+POOL_SWAP = 0.5  # chance that a fake is swapped for a pooled one once the pool is full
 
 
 def translator_downs(cfg: Config, resolution: int) -> int:
@@ -38,7 +39,6 @@ def translator_downs(cfg: Config, resolution: int) -> int:
     if cfg.model.g_downs is not None:
         return cfg.model.g_downs
     return 2 if resolution >= SMALL_IMAGES else 1
-POOL_SWAP = 0.5  # chance that a fake is swapped for a pooled one once the pool is full
 
 
 @dataclass
