@@ -22,7 +22,7 @@ shipped photos with mixed rectangle/stroke holes pre-filled by a harmonic fill, 
 100), srgan (srgan-photos at scale 4, 96 px crops, with train.pretrain_steps=0 so every step
 is adversarial: L1 content + 1e-3 ns + D feature matching), srresnet (the same with
 train.pretrain_steps=1e9: every step is content pre-training, L1 on G alone) and cyclegan
-(cyclegan-digits: mnist5k <-> digits at 16 px, two ResNet Gs, two instance-norm PatchGANs,
+(cyclegan-digits: mnist5k <-> digits-framed at 16 px, two ResNet Gs, two instance-norm PatchGANs,
 lsgan, image pool 50, cycle 10, identity 0.5). Their plain loops make G's inputs with
 gankit's data functions, as the others call gankit's augmentation: the holes with
 `gankit.data.masks.mixed_masks` and their pre-fill with `gankit.data.corrupt.harmonic_fill`,
@@ -754,9 +754,9 @@ SRGAN_PHOTOS = {  # presets/srgan-photos.yaml
               "lr_decay": "linear"},
     "train": {"steps": 3700, "pretrain_steps": 3400, "batch_size": 16, "ema_beta": 0.999,
               "precision": "fp32"}}
-CYCLEGAN_DIGITS = {  # presets/cyclegan-digits.yaml
-    "seed": 0, "loss": "lsgan",
-    "data": {"name": "mnist5k", "name_b": "digits", "resolution": 16, "channels": 1},
+CYCLEGAN_DIGITS = {  # presets/cyclegan-digits.yaml (timed before B became digits-framed: the
+    "seed": 0, "loss": "lsgan",  # same 1x16x16 batches, so the same step)
+    "data": {"name": "mnist5k", "name_b": "digits-framed", "resolution": 16, "channels": 1},
     "model": {"family": "cyclegan", "g_width": 16, "d_width": 32, "blocks": 4,
               "d_norm": "instance"},
     "reg": {"cycle_weight": 10.0, "identity_weight": 0.5, "pool_size": 50},
@@ -866,7 +866,7 @@ CASES: dict[str, Case] = {
                   "srgan-photos x4, adversarial: L1 + 1e-3 ns + D feature matching, SN D", 4,
                   "train.pretrain_steps=0: every step is adversarial; low-res inputs by "
                   "gankit.data.corrupt.sr_degrade on both; linear lr decay on both"),
-    "cyclegan": Case(CYCLEGAN_DIGITS, plain_cyclegan, "cyclegan-digits: mnist5k <-> digits 16 "
+    "cyclegan": Case(CYCLEGAN_DIGITS, plain_cyclegan, "cyclegan-digits: mnist5k <-> digits-framed 16 "
                      "px, 2 ResNet Gs + 2 IN PatchGANs, lsgan, pool 50, cycle 10, idt 0.5", 20,
                      "image pool by gankit.families.cyclegan.pool_query on both (a Python loop "
                      "over the batch); linear lr decay over train.steps=3000 on both"),

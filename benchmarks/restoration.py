@@ -181,7 +181,8 @@ DIGIT_CLASSIFIERS = {"mnist5k": ("lenet-mnist", 28, 1.0), "digits": ("lenet-digi
 
 
 def read_digits(classifier, size: int, box: float, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities of `classifier` on the central `box` of each image at its size."""
+    """Class probabilities of `classifier` on the central `box` of each image at its size
+    (the box's margin rounded to whole pixels: exact at 16 and 28 px, the sizes used)."""
     x = to_unit_range(x)
     s = x.shape[-1]
     p = round(s * (1 - box) / 2)

@@ -35,3 +35,15 @@ def test_framed_digits_read_on_the_whole_frame_are_misread():
     whole = (rb.read_digits(model, size, 1.0, ds.x).argmax(1) == ds.y).float().mean()
     boxed = (rb.read_digits(model, size, box, ds.x).argmax(1) == ds.y).float().mean()
     assert boxed - whole > 0.2
+
+
+def test_every_translation_preset_has_a_classifier_for_both_domains():
+    """eval_translate looks each domain's classifier up by data name: a preset naming a set
+    without one would fail only after its 15-minute training."""
+    from gankit import config
+
+    presets = [p for p in config.preset_names() if config.build(p).model.family == "cyclegan"]
+    assert presets == ["cyclegan-digits"]
+    for name in presets:
+        cfg = config.build(name)
+        assert {cfg.data.name, cfg.data.name_b} <= set(rb.DIGIT_CLASSIFIERS)

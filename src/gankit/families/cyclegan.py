@@ -96,9 +96,10 @@ class CycleGAN(PairFamily):
                               "pre-training); cyclegan has no paired content loss")
         res = data.shape[1]
         mult = 2 ** translator_downs(cfg, res)
-        if res % mult or data.shape[2] % mult or res < 2 * mult:
+        least = max(4, 2 * mult)  # the bottleneck must stay at least 2x2, the image 4x4
+        if res % mult or data.shape[2] % mult or res < least:
             raise GankitError(f"data.resolution={res}: model.family=cyclegan needs a multiple of "
-                              f"{mult}, at least {2 * mult} (its translators downsample by "
+                              f"{mult}, at least {least} (its translators downsample by "
                               f"{mult}; model.g_downs sets that)")
         if cfg.model.g_sn:
             raise GankitError("model.g_sn=true with model.family=cyclegan: the ResNet "
