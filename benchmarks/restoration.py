@@ -22,9 +22,9 @@ Scored on the 3 held-out photos (chelsea, coffee, flower; data/photos.py):
   (the preset's data.holdout: no run saw them): the class is kept when the target domain's
   shipped classifier (lenet-digits at 8 px on the digit's box for B, lenet-mnist at 28 px
   for A) predicts the source's label (and, beside it, when an MLP fitted on the labelled
-  training images of both sets does: it reads either style); the domain is the target's when a logistic regression fitted on the
-  training images of both sets (16 px pixels; its accuracy on the held-out reals is
-  reported) says so. Reference rows: the untranslated images, and real images of the target
+  training images of both sets does: it reads either style); the domain is the target's
+  when a logistic regression fitted on the training images of both sets (16 px pixels; its
+  accuracy on the held-out reals is reported) says so. Reference rows: the untranslated images, and real images of the target
   domain (what the classifier and the judge give on the real thing).
 
     python benchmarks/restoration.py --runs /work/runs_i2i
