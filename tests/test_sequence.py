@@ -123,6 +123,47 @@ def test_sequence_generator_makes_clips_and_runs_longer_than_trained():
         g(z, torch.zeros(3, dtype=torch.long))
 
 
+def _translator(sprites: int) -> SequenceGenerator:
+    torch.manual_seed(0)
+    frame_g = {"name": "dcgan-g", "kwargs": {"z_dim": 8, "channels": sprites, "resolution": 8,
+                                             "width": 8}}
+    return SequenceGenerator(content_dim=8, motion_dim=4, frames=4, frame_g=frame_g,
+                             motion="translate", sprites=sprites).eval()
+
+
+def _shifted(layer: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """layer (..., H, W) with out[i, j] = layer[i + dy, j + dx], black (-1) beyond the edge:
+    what a shift of (dx, dy) pixels samples."""
+    out = torch.full_like(layer, -1.0)
+    h, w = layer.shape[-2:]
+    out[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)] = \
+        layer[..., max(0, dy):h - max(0, -dy), max(0, dx):w - max(0, -dx)]
+    return out
+
+
+def test_translate_motion_moves_one_drawing_and_composites_by_the_maximum():
+    g = _translator(sprites=2)
+    z = torch.randn(3, g.latent_dim())
+    layers = g.frame(z[:, :8])  # drawn from the content alone: (3, 2 sprites, 8, 8)
+    assert layers.shape == (3, 2, 8, 8)
+    with torch.no_grad():  # one pixel = 2 / 8 of the [-1, 1] canvas
+        g.shift.weight.zero_()
+        g.shift.bias.copy_(torch.atanh(torch.tensor([0.25, 0.0, -0.5, 0.25])))  # sprite 0:
+        #  (dx, dy) = (1, 0) px; sprite 1: (-2, 1) px
+        clips = g(z)
+    expect = torch.maximum(_shifted(layers[:, 0], 0, 1), _shifted(layers[:, 1], 1, -2))
+    for t in range(4):
+        torch.testing.assert_close(clips[:, t, 0], expect, atol=1e-5, rtol=0)
+    # with a real motion head the frames differ, but only by where the drawing is
+    g = _translator(sprites=1)
+    with torch.no_grad():
+        g.shift.weight.mul_(20)
+        clips = g(z)
+    assert (clips[:, 0] - clips[:, 1]).abs().max() > 0.1
+    with pytest.raises(GankitError, match="sprites=2 needs motion='translate'"):
+        SequenceGenerator(8, 4, 4, {"name": "dcgan-g", "kwargs": {}}, sprites=2)
+
+
 def test_video_discriminator_scores_whole_clips():
     for frames in (2, 5, 16):
         d = VideoDiscriminator(channels=3, resolution=16, frames=frames, width=4)
@@ -186,8 +227,9 @@ def test_r1_applies_to_both_discriminators():
 
 
 @pytest.mark.parametrize("extra", [[], ["loss=hinge", "model.d_norm=none", "reg.r1_gamma=1",
-                                        "reg.r1_every=2", "model.g_upsample=resize"]],
-                         ids=["ns", "hinge-r1-resize"])
+                                        "reg.r1_every=2", "model.g_upsample=resize"],
+                                   ["model.motion=translate", "model.sprites=2"]],
+                         ids=["ns", "hinge-r1-resize", "translate"])
 def test_trains_resumes_exactly_and_samples(tmp_path, extra):
     extra = [*extra, *HEALTH_ON]
     full = train(config.build(None, [*TINY_SEQ, *extra]), out=tmp_path / "full")
@@ -290,6 +332,9 @@ def test_cli_mistakes_exit_2(seq_run, image_run, tmp_path, monkeypatch, capsys, 
     (["model.cat_codes=[4]"], "model.cat_codes", "model.family=sequence"),
     (["data.holdout=10"], "data.holdout", "endless stream of clips"),
     (["data.resolution=4"], "data.resolution=4", "moving-mnist"),
+    (["model.sprites=2"], "model.sprites=2", "model.motion=translate"),
+    (["data.name=mnist5k", "data.resolution=16", "model.family=unconditional",
+      "model.motion=translate"], "model.motion", "model.family is unconditional"),
 ])
 def test_nonsense_is_refused_before_the_run_folder(tmp_path, extra, key1, key2):
     with pytest.raises(GankitError) as err:

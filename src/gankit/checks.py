@@ -61,10 +61,14 @@ def check_arch(cfg: Config) -> None:
                               ("reg.fm_weight", cfg.reg.fm_weight > 0, "superres"),
                               ("model.upsampler", m.upsampler != "srgan", "superres"),
                               ("model.g_downs", m.g_downs is not None, "cyclegan"),
+                              ("model.motion", m.motion != "input", "sequence"),
                               ("train.pretrain_steps", cfg.train.pretrain_steps > 0,
                                "image2image|superres")]:
         if used and m.family not in family.split("|"):
             raise GankitError(f"{key} is for model.family={family}; model.family is {m.family}")
+    if m.sprites != 1 and m.motion != "translate":
+        raise GankitError(f"model.sprites={m.sprites} shifts each layer on its own: it needs "
+                          f"model.motion=translate; model.motion is {m.motion}")
     if not cfg.reg.cls_fake and m.d_cond != "acgan":
         raise GankitError("reg.cls_fake=false trains ACGAN's class head on real images only: it "
                           f"needs model.d_cond=acgan; model.d_cond is {m.d_cond}")

@@ -84,6 +84,11 @@ class ModelConfig:
     mbstd: int = 0  # minibatch-stddev layer at the end of D (ProGAN), group size; 0 = off
     motion_dim: int = 10  # sequence family: motion latent per frame (MoCoGAN's GRU output)
     d_frames: int = 1  # sequence family: frames of each clip the image D judges (MoCoGAN: 1)
+    motion: Literal["input", "translate"] = "input"  # sequence family: the motion latent is an
+    #      input of the frame G (MoCoGAN), or moves what G draws from the content alone (a shift
+    #      per frame and sprite: the object cannot change shape as it moves)
+    sprites: int = 1  # sequence family, motion=translate: layers, each shifted on its own and
+    #                   composited by the maximum (moving-mnist2: 2)
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
     g_downs: int | None = None  # cyclegan translators' stride-2 downsamplings (each doubles
     #                             G's reach); None = 2 from 64 px, else 1
@@ -403,7 +408,7 @@ def validate(cfg: Config) -> Config:
                      ("data.crop_pad", cfg.data.crop_pad), ("model.mbstd", cfg.model.mbstd)]:
         _positive(key, val, allow_zero=True)
     for key, val in [("model.pack", cfg.model.pack), ("model.motion_dim", cfg.model.motion_dim),
-                     ("model.d_frames", cfg.model.d_frames),
+                     ("model.d_frames", cfg.model.d_frames), ("model.sprites", cfg.model.sprites),
                      ("aug.interval", cfg.aug.interval), ("aug.kimg", cfg.aug.kimg)]:
         _positive(key, val)
     if cfg.model.scale not in (2, 3, 4):

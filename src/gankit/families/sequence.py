@@ -81,9 +81,17 @@ class Sequence(Family):
 
     def frame_specs(self) -> tuple[NetSpec, NetSpec]:
         """The architecture's image G and D for one frame (with every switch that composes:
-        SN, attention, ...); G takes content + motion."""
-        g, d = Family(self.cfg, DataInfo(tuple(self.data.shape[1:]))).base_specs()
-        g["kwargs"]["z_dim"] = self.content_dim + self.motion_dim
+        SN, attention, ...); G takes content + motion, or with model.motion=translate the
+        content alone and draws model.sprites layers of the frame's channels."""
+        m, frame = self.cfg.model, tuple(self.data.shape[1:])
+        _, d = Family(self.cfg, DataInfo(frame)).base_specs()
+        if m.motion == "translate":
+            layers = (frame[0] * m.sprites, *frame[1:])
+            g, _ = Family(self.cfg, DataInfo(layers)).base_specs()
+            g["kwargs"]["z_dim"] = self.content_dim
+        else:
+            g, _ = Family(self.cfg, DataInfo(frame)).base_specs()
+            g["kwargs"]["z_dim"] = self.content_dim + self.motion_dim
         return g, d
 
     def specs(self) -> dict[str, NetSpec]:
@@ -93,6 +101,8 @@ class Sequence(Family):
         g = {"name": "sequence-g", "kwargs": {"content_dim": self.content_dim,
                                               "motion_dim": self.motion_dim, "frames": t,
                                               "frame_g": g_frame}}
+        if m.motion != "input":  # recorded only when set: older specs stay as they were
+            g["kwargs"].update(motion=m.motion, sprites=m.sprites)
         dv = {"name": "video-d", "kwargs": {"channels": c, "resolution": h, "frames": t,
                                             "width": m.d_width, "norm": m.d_norm,
                                             "sn": m.d_sn}}

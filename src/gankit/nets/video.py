@@ -10,6 +10,15 @@ SequenceGenerator G(z, c=None) -> clips (N, T, C, H, W):
     content is fixed per clip and the motion varies per frame. T is read from z's width: a
     longer z runs the GRU longer than it was trained (`latent_dim(frames)` gives the width).
 
+    motion="translate" (gankit's option, not the paper's): G_I draws `sprites` layers from z_C
+    alone, once per clip, and a linear head turns each z_M^(t) into one (dx, dy) shift per
+    layer (tanh: at most half the canvas each way); frame t is the layers, each shifted by its
+    own offset (bilinear, the background beyond the edge = -1, black), composited by the
+    pixel-wise maximum as Moving MNIST composites its digits. The motion latent then cannot
+    change what is drawn, only where: the paper's G_I([z_C | z_M]) ties the digit's shape to
+    its motion latent and morphs it as it moves (benchmarks/RESULTS.md, MoCoGAN). It suits
+    objects that move rigidly on a dark background.
+
 VideoDiscriminator D_V(x, c=None): clips (N, T, C, H, W) -> (N,) logits, with 3-D
 convolutions over (time, height, width): the DCGAN D's layout with a temporal kernel of 3;
 the first layer keeps the frame rate, later ones halve it, and the last layer spans the
@@ -19,12 +28,15 @@ remaining time and space (T is fixed at construction, the clip length D_V is tra
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gankit.errors import GankitError
 from gankit.nets.dcgan import factor_resolution
 from gankit.nets.layers import no_condition
+
+MOTIONS = ("input", "translate")
 
 
 def clip_latent_dim(content_dim: int, motion_dim: int, frames: int) -> int:
@@ -36,20 +48,33 @@ class SequenceGenerator(nn.Module):
     """MoCoGAN G(z, c=None): content + GRU motion latents -> one frame each, (N, T, C, H, W).
 
     `frame_g` is the recorded spec ({"name", "kwargs"}) of the image generator, built with
-    z_dim = content_dim + motion_dim; `frames` is the training clip length (the default of
+    z_dim = content_dim + motion_dim ("input"), or content_dim and `sprites` times the frame's
+    channels ("translate"); `frames` is the training clip length (the default of
     `latent_dim`), not a limit.
     """
 
-    def __init__(self, content_dim: int, motion_dim: int, frames: int, frame_g: dict) -> None:
+    def __init__(self, content_dim: int, motion_dim: int, frames: int, frame_g: dict,
+                 motion: str = "input",  # input (the paper's) | translate (see the module doc)
+                 sprites: int = 1,  # translate: layers, each with its own shift
+                 ) -> None:
         super().__init__()
         from gankit.nets import build_net  # gankit.nets registers this module: import late
 
-        if content_dim < 1 or motion_dim < 1 or frames < 1:
+        if content_dim < 1 or motion_dim < 1 or frames < 1 or sprites < 1:
             raise GankitError(f"SequenceGenerator: content_dim ({content_dim}), motion_dim "
-                              f"({motion_dim}) and frames ({frames}) must be >= 1")
+                              f"({motion_dim}), frames ({frames}) and sprites ({sprites}) must "
+                              "be >= 1")
+        if motion not in MOTIONS:
+            raise GankitError(f"SequenceGenerator: unknown motion {motion!r}; choose one of: "
+                              f"{', '.join(MOTIONS)}")
+        if motion == "input" and sprites != 1:
+            raise GankitError(f"SequenceGenerator: sprites={sprites} needs motion='translate'")
         self.content_dim, self.motion_dim, self.frames = content_dim, motion_dim, frames
+        self.motion_mode, self.sprites = motion, sprites
         self.gru = nn.GRUCell(motion_dim, motion_dim)
         self.frame = build_net(frame_g)
+        if motion == "translate":
+            self.shift = nn.Linear(motion_dim, 2 * sprites)
 
     def latent_dim(self, frames: int | None = None) -> int:
         return clip_latent_dim(self.content_dim, self.motion_dim, frames or self.frames)
@@ -76,9 +101,26 @@ class SequenceGenerator(nn.Module):
         n, t = z.shape[0], self.clip_length(z)
         content, h0, eps = z.split([self.content_dim, self.motion_dim, t * self.motion_dim], 1)
         motion = self.motion(h0, eps.reshape(n, t, self.motion_dim))
+        if self.motion_mode == "translate":
+            return self.translate(self.frame(content), motion)
         frame_z = torch.cat([content[:, None].expand(-1, t, -1), motion], 2)
         frames = self.frame(frame_z.flatten(0, 1))
         return frames.view(n, t, *frames.shape[1:])
+
+    def translate(self, layers: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """layers (N, sprites * C, H, W) and motion latents (N, T, motion_dim) -> clips
+        (N, T, C, H, W): each layer shifted by its frame's offset, then the maximum."""
+        n, t, k = motion.shape[0], motion.shape[1], self.sprites
+        c, h, w = layers.shape[1] // k, layers.shape[2], layers.shape[3]
+        offset = torch.tanh(self.shift(motion)).view(n * t * k, 2)  # (dx, dy), canvas = [-1, 1]
+        theta = torch.zeros(n * t * k, 2, 3, dtype=layers.dtype, device=layers.device)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, :, 2] = offset.to(layers.dtype)
+        grid = F.affine_grid(theta, [n * t * k, c, h, w], align_corners=False)
+        src = (layers.view(n, 1, k, c, h, w) + 1).expand(n, t, k, c, h, w)
+        moved = F.grid_sample(src.reshape(n * t * k, c, h, w), grid, mode="bilinear",
+                              padding_mode="zeros", align_corners=False) - 1
+        return moved.view(n, t, k, c, h, w).amax(2)
 
 
 def _init_3d(module: nn.Module) -> None:
