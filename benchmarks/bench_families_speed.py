@@ -768,6 +768,13 @@ def _pretrain(cfg: dict, steps: int) -> dict:
     return {**cfg, "train": {**cfg["train"], "pretrain_steps": steps}}
 
 
+# presets/mocogan-mnist.yaml's nets and recipe (before model.motion=translate)
+MOCOGAN = {"family": "sequence", "arch": "dcgan", "z_dim": 32, "motion_dim": 10, "g_width": 16,
+           "d_width": 16, "d_norm": "none", "d_frames": 4, "g_upsample": "resize"}
+MOCOGAN_REST = ({"r1_gamma": 1.0, "r1_every": 4},
+                {"g_lr": 1e-3, "d_lr": 1e-3, "g_betas": [0.0, 0.99], "d_betas": [0.0, 0.99]})
+MOVING = {"name": "moving-mnist", "frames": 16, "resolution": 32}
+
 CASES: dict[str, Case] = {
     # bench_train.py's issue-2 dcgan-mnist model (BN in D, no R1), 32 channels instead of 64
     "dcgan": Case(_cfg("ns", DCGAN_NS), plain_unconditional,
@@ -831,14 +838,7 @@ CASES: dict[str, Case] = {
                    "dcgan + minibatch-stddev layer (group 4) in D", 20,
                    "the plain loop is the dcgan one: only D's class differs (mbstd=4 in both)"),
     # mocogan-mnist's model, data and batch (16 clips x 16 frames of 32x32 = 256 frames)
-    "sequence": Case(_cfg("ns", {"family": "sequence", "arch": "dcgan", "z_dim": 32,
-                                 "motion_dim": 10, "g_width": 16, "d_width": 16,
-                                 "d_norm": "none", "d_frames": 4, "g_upsample": "resize"},
-                          {"r1_gamma": 1.0, "r1_every": 4},
-                          {"g_lr": 1e-3, "d_lr": 1e-3, "g_betas": [0.0, 0.99],
-                           "d_betas": [0.0, 0.99]},
-                          data={"name": "moving-mnist", "frames": 16, "resolution": 32},
-                          batch=16),
+    "sequence": Case(_cfg("ns", MOCOGAN, *MOCOGAN_REST, data=MOVING, batch=16),
                      plain_sequence, "MoCoGAN: GRU + resize-upsampling DCGAN frame G, image D "
                      "on 4 frames per clip, 3-D conv video D, ns, lazy R1 1 every 4 on both "
                      "Ds, Adam 1e-3 (0, 0.99)", 8,
@@ -847,6 +847,12 @@ CASES: dict[str, Case] = {
                      "sides run NCHW; both do lazy R1 on the same steps, so adjacent windows hold "
                      "the same number of R1 steps (--steps a multiple of 4 makes every window "
                      "hold the same number)"),
+    "sequence+translate": Case(_cfg("ns", {**MOCOGAN, "motion": "translate"}, *MOCOGAN_REST,
+                                    data=MOVING, batch=16),
+                               plain_sequence, "the sequence case with model.motion=translate: "
+                               "the frame G draws once per clip from the content, the GRU's "
+                               "motion latents shift it per frame", 8,
+                               "as the sequence case; the plain loop calls the same G module"),
     # The image-to-image families, on their presets (batch 16)
     "pix2pix": Case(INPAINT_PHOTOS, plain_pix2pix, "inpaint-photos: U-Net G on 64 px crops "
                     "with mixed holes pre-filled, BN PatchGAN D on (input, output), ns + L1 x "
