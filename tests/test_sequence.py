@@ -123,22 +123,28 @@ def test_sequence_generator_makes_clips_and_runs_longer_than_trained():
         g(z, torch.zeros(3, dtype=torch.long))
 
 
-def _translator(sprites: int) -> SequenceGenerator:
+def _translator(sprites: int, side: int = 8, canvas: int | None = None) -> SequenceGenerator:
     torch.manual_seed(0)
-    frame_g = {"name": "dcgan-g", "kwargs": {"z_dim": 8, "channels": sprites, "resolution": 8,
-                                             "width": 8}}
+    frame_g = {"name": "dcgan-g", "kwargs": {"z_dim": 8, "channels": sprites,
+                                             "resolution": side, "width": 8}}
     return SequenceGenerator(content_dim=8, motion_dim=4, frames=4, frame_g=frame_g,
-                             motion="translate", sprites=sprites).eval()
+                             motion="translate", sprites=sprites, canvas=canvas).eval()
 
 
-def _shifted(layer: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """layer (..., H, W) with out[i, j] = layer[i + dy, j + dx], black (-1) beyond the edge:
-    what a shift of (dx, dy) pixels samples."""
-    out = torch.full_like(layer, -1.0)
-    h, w = layer.shape[-2:]
-    out[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)] = \
-        layer[..., max(0, dy):h - max(0, -dy), max(0, dx):w - max(0, -dx)]
-    return out
+def _placed(layer: torch.Tensor, canvas: int, top: int, left: int) -> torch.Tensor:
+    """layer (N, S, S) pasted with its top-left corner at (top, left) on a black (-1) canvas,
+    cut at the canvas edge."""
+    s = layer.shape[-1]
+    big = torch.full((layer.shape[0], canvas + 2 * s, canvas + 2 * s), -1.0)
+    big[:, s + top:2 * s + top, s + left:2 * s + left] = layer
+    return big[:, s:s + canvas, s:s + canvas]
+
+
+def _set_positions(g: SequenceGenerator, centres: list[float]) -> None:
+    """A motion head that ignores the motion: every frame puts the sprites' centres here."""
+    with torch.no_grad():
+        g.shift.weight.zero_()
+        g.shift.bias.copy_(torch.atanh(torch.tensor(centres)))
 
 
 def test_translate_motion_moves_one_drawing_and_composites_by_the_maximum():
@@ -146,12 +152,10 @@ def test_translate_motion_moves_one_drawing_and_composites_by_the_maximum():
     z = torch.randn(3, g.latent_dim())
     layers = g.frame(z[:, :8])  # drawn from the content alone: (3, 2 sprites, 8, 8)
     assert layers.shape == (3, 2, 8, 8)
-    with torch.no_grad():  # one pixel = 2 / 8 of the [-1, 1] canvas
-        g.shift.weight.zero_()
-        g.shift.bias.copy_(torch.atanh(torch.tensor([0.25, 0.0, -0.5, 0.25])))  # sprite 0:
-        #  (dx, dy) = (1, 0) px; sprite 1: (-2, 1) px
+    _set_positions(g, [0.25, 0.0, -0.5, 0.25])  # one pixel = 2 / 8 of the [-1, 1] canvas:
+    with torch.no_grad():  # sprite 0 moves (x, y) = (1, 0) px, sprite 1 (-2, 1) px
         clips = g(z)
-    expect = torch.maximum(_shifted(layers[:, 0], 0, 1), _shifted(layers[:, 1], 1, -2))
+    expect = torch.maximum(_placed(layers[:, 0], 8, 0, 1), _placed(layers[:, 1], 8, 1, -2))
     for t in range(4):
         torch.testing.assert_close(clips[:, t, 0], expect, atol=1e-5, rtol=0)
     # with a real motion head the frames differ, but only by where the drawing is
@@ -160,8 +164,23 @@ def test_translate_motion_moves_one_drawing_and_composites_by_the_maximum():
         g.shift.weight.mul_(20)
         clips = g(z)
     assert (clips[:, 0] - clips[:, 1]).abs().max() > 0.1
-    with pytest.raises(GankitError, match="sprites=2 needs motion='translate'"):
+    with pytest.raises(GankitError, match="sprites=2 and canvas=None need motion='translate'"):
         SequenceGenerator(8, 4, 4, {"name": "dcgan-g", "kwargs": {}}, sprites=2)
+
+
+def test_a_sprite_smaller_than_the_frame_is_pasted_onto_a_black_canvas():
+    g = _translator(sprites=1, side=8, canvas=16)
+    z = torch.randn(2, g.latent_dim())
+    sprite = g.frame(z[:, :8])[:, 0]  # (2, 8, 8)
+    _set_positions(g, [0.0, -0.5])  # centre (x, y) = (8, 4) px: top-left (0, 4); 1 px = 2 / 16
+    with torch.no_grad():
+        clips = g(z)
+    assert clips.shape == (2, 4, 1, 16, 16)
+    torch.testing.assert_close(clips[:, 2, 0], _placed(sprite, 16, 0, 4), atol=1e-5, rtol=0)
+    _set_positions(g, [0.75, 0.25])  # centre (14, 10) px: a quarter of the sprite off the edge
+    with torch.no_grad():
+        clips = g(z)
+    torch.testing.assert_close(clips[:, 0, 0], _placed(sprite, 16, 6, 10), atol=1e-5, rtol=0)
 
 
 def test_video_discriminator_scores_whole_clips():
@@ -228,7 +247,8 @@ def test_r1_applies_to_both_discriminators():
 
 @pytest.mark.parametrize("extra", [[], ["loss=hinge", "model.d_norm=none", "reg.r1_gamma=1",
                                         "reg.r1_every=2", "model.g_upsample=resize"],
-                                   ["model.motion=translate", "model.sprites=2"]],
+                                   ["model.motion=translate", "model.sprites=2",
+                                    "model.sprite_res=8"]],
                          ids=["ns", "hinge-r1-resize", "translate"])
 def test_trains_resumes_exactly_and_samples(tmp_path, extra):
     extra = [*extra, *HEALTH_ON]
@@ -333,6 +353,10 @@ def test_cli_mistakes_exit_2(seq_run, image_run, tmp_path, monkeypatch, capsys, 
     (["data.holdout=10"], "data.holdout", "endless stream of clips"),
     (["data.resolution=4"], "data.resolution=4", "moving-mnist"),
     (["model.sprites=2"], "model.sprites=2", "model.motion=translate"),
+    (["model.sprite_res=8"], "model.sprite_res=8", "model.motion=translate"),
+    (["model.motion=translate", "model.sprite_res=32"], "model.sprite_res=32",
+     "data.resolution"),
+    (["model.motion=translate", "model.sprite_res=9"], "model.sprite_res=9", "dcgan G"),
     (["data.name=mnist5k", "data.resolution=16", "model.family=unconditional",
       "model.motion=translate"], "model.motion", "model.family is unconditional"),
 ])

@@ -69,6 +69,10 @@ def check_arch(cfg: Config) -> None:
     if m.sprites != 1 and m.motion != "translate":
         raise GankitError(f"model.sprites={m.sprites} shifts each layer on its own: it needs "
                           f"model.motion=translate; model.motion is {m.motion}")
+    if m.sprite_res is not None and m.motion != "translate":
+        raise GankitError(f"model.sprite_res={m.sprite_res} sets the size of the sprites that "
+                          f"the motion moves: it needs model.motion=translate; model.motion is "
+                          f"{m.motion}")
     if not cfg.reg.cls_fake and m.d_cond != "acgan":
         raise GankitError("reg.cls_fake=false trains ACGAN's class head on real images only: it "
                           f"needs model.d_cond=acgan; model.d_cond is {m.d_cond}")

@@ -89,6 +89,9 @@ class ModelConfig:
     #      per frame and sprite: the object cannot change shape as it moves)
     sprites: int = 1  # sequence family, motion=translate: layers, each shifted on its own and
     #                   composited by the maximum (moving-mnist2: 2)
+    sprite_res: int | None = None  # sequence family, motion=translate: the frame G draws each
+    #                                sprite at this size and it is pasted onto a black canvas
+    #                                of the data's; None = the frame's size
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
     g_downs: int | None = None  # cyclegan translators' stride-2 downsamplings (each doubles
     #                             G's reach); None = 2 from 64 px, else 1

@@ -35,6 +35,7 @@ from gankit.families.base import (
     require_sample_dims,
 )
 from gankit.nets import NetSpec
+from gankit.nets.dcgan import factor_resolution
 from gankit.nets.latent import Latent
 from gankit.nets.video import clip_latent_dim
 
@@ -66,6 +67,17 @@ class Sequence(Family):
     def check(cls, cfg: Config, data: DataInfo) -> None:
         super().check(cfg, data)
         require_sample_dims(cfg, data, 4, "clip data (moving-mnist)")
+        side = data.shape[-1]
+        if cfg.model.sprite_res is not None and not 4 <= cfg.model.sprite_res <= side:
+            raise GankitError(f"model.sprite_res={cfg.model.sprite_res}: a sprite is 4 px up to "
+                              f"the frame's {side} px (data.resolution)")
+        if cfg.model.sprite_res is not None and cfg.model.arch in ("dcgan", "resnet"):
+            try:
+                factor_resolution(cfg.model.sprite_res)
+            except GankitError:
+                raise GankitError(f"model.sprite_res={cfg.model.sprite_res}: the "
+                                  f"{cfg.model.arch} G draws s*2^k px with s in 4..7 (e.g. 8, "
+                                  "12, 14, 16, 28)") from None
         if cfg.model.cat_codes:
             raise GankitError(f"model.cat_codes={list(cfg.model.cat_codes)} with model.family="
                               "sequence: the clip latent is content + motion noise only; use "
@@ -86,8 +98,8 @@ class Sequence(Family):
         m, frame = self.cfg.model, tuple(self.data.shape[1:])
         _, d = Family(self.cfg, DataInfo(frame)).base_specs()
         if m.motion == "translate":
-            layers = (frame[0] * m.sprites, *frame[1:])
-            g, _ = Family(self.cfg, DataInfo(layers)).base_specs()
+            side = m.sprite_res or frame[-1]
+            g, _ = Family(self.cfg, DataInfo((frame[0] * m.sprites, side, side))).base_specs()
             g["kwargs"]["z_dim"] = self.content_dim
         else:
             g, _ = Family(self.cfg, DataInfo(frame)).base_specs()
@@ -103,6 +115,8 @@ class Sequence(Family):
                                               "frame_g": g_frame}}
         if m.motion != "input":  # recorded only when set: older specs stay as they were
             g["kwargs"].update(motion=m.motion, sprites=m.sprites)
+            if m.sprite_res is not None:
+                g["kwargs"]["canvas"] = h
         dv = {"name": "video-d", "kwargs": {"channels": c, "resolution": h, "frames": t,
                                             "width": m.d_width, "norm": m.d_norm,
                                             "sn": m.d_sn}}

@@ -11,10 +11,12 @@ SequenceGenerator G(z, c=None) -> clips (N, T, C, H, W):
     longer z runs the GRU longer than it was trained (`latent_dim(frames)` gives the width).
 
     motion="translate" (gankit's option, not the paper's): G_I draws `sprites` layers from z_C
-    alone, once per clip, and a linear head turns each z_M^(t) into one (dx, dy) shift per
-    layer (tanh: at most half the canvas each way); frame t is the layers, each shifted by its
-    own offset (bilinear, the background beyond the edge = -1, black), composited by the
-    pixel-wise maximum as Moving MNIST composites its digits. The motion latent then cannot
+    alone, once per clip, and a linear head turns each z_M^(t) into one position per layer
+    (tanh: the layer's centre anywhere in the canvas); frame t is the layers, each placed at
+    its position (bilinear, black = -1 beyond a layer's edge), composited by the pixel-wise
+    maximum as Moving MNIST composites its digits. A layer may be smaller than the frame
+    (`canvas` > G_I's resolution): a sprite pasted onto a black canvas, so G_I cannot draw
+    anything away from the object. The motion latent then cannot
     change what is drawn, only where: the paper's G_I([z_C | z_M]) ties the digit's shape to
     its motion latent and morphs it as it moves (benchmarks/RESULTS.md, MoCoGAN). It suits
     objects that move rigidly on a dark background.
@@ -56,6 +58,7 @@ class SequenceGenerator(nn.Module):
     def __init__(self, content_dim: int, motion_dim: int, frames: int, frame_g: dict,
                  motion: str = "input",  # input (the paper's) | translate (see the module doc)
                  sprites: int = 1,  # translate: layers, each with its own shift
+                 canvas: int | None = None,  # translate: frame side in px; None = G_I's
                  ) -> None:
         super().__init__()
         from gankit.nets import build_net  # gankit.nets registers this module: import late
@@ -67,10 +70,11 @@ class SequenceGenerator(nn.Module):
         if motion not in MOTIONS:
             raise GankitError(f"SequenceGenerator: unknown motion {motion!r}; choose one of: "
                               f"{', '.join(MOTIONS)}")
-        if motion == "input" and sprites != 1:
-            raise GankitError(f"SequenceGenerator: sprites={sprites} needs motion='translate'")
+        if motion == "input" and (sprites != 1 or canvas is not None):
+            raise GankitError(f"SequenceGenerator: sprites={sprites} and canvas={canvas} need "
+                              "motion='translate'")
         self.content_dim, self.motion_dim, self.frames = content_dim, motion_dim, frames
-        self.motion_mode, self.sprites = motion, sprites
+        self.motion_mode, self.sprites, self.canvas = motion, sprites, canvas
         self.gru = nn.GRUCell(motion_dim, motion_dim)
         self.frame = build_net(frame_g)
         if motion == "translate":
@@ -108,19 +112,22 @@ class SequenceGenerator(nn.Module):
         return frames.view(n, t, *frames.shape[1:])
 
     def translate(self, layers: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-        """layers (N, sprites * C, H, W) and motion latents (N, T, motion_dim) -> clips
-        (N, T, C, H, W): each layer shifted by its frame's offset, then the maximum."""
+        """layers (N, sprites * C, S, S) and motion latents (N, T, motion_dim) -> clips
+        (N, T, C, H, H), H = canvas: each layer placed at its frame's position, then the
+        maximum."""
         n, t, k = motion.shape[0], motion.shape[1], self.sprites
-        c, h, w = layers.shape[1] // k, layers.shape[2], layers.shape[3]
-        offset = torch.tanh(self.shift(motion)).view(n * t * k, 2)  # (dx, dy), canvas = [-1, 1]
+        c, s = layers.shape[1] // k, layers.shape[-1]
+        h = self.canvas or s
+        scale = h / s  # output pixel -> sprite pixel, in [-1, 1] coordinates
+        centre = torch.tanh(self.shift(motion)).view(n * t * k, 2)  # (x, y), canvas = [-1, 1]
         theta = torch.zeros(n * t * k, 2, 3, dtype=layers.dtype, device=layers.device)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-        theta[:, :, 2] = offset.to(layers.dtype)
-        grid = F.affine_grid(theta, [n * t * k, c, h, w], align_corners=False)
-        src = (layers.view(n, 1, k, c, h, w) + 1).expand(n, t, k, c, h, w)
-        moved = F.grid_sample(src.reshape(n * t * k, c, h, w), grid, mode="bilinear",
-                              padding_mode="zeros", align_corners=False) - 1
-        return moved.view(n, t, k, c, h, w).amax(2)
+        theta[:, 0, 0] = theta[:, 1, 1] = scale
+        theta[:, :, 2] = -scale * centre.to(layers.dtype)  # sprite coords = scale * (p - centre)
+        grid = F.affine_grid(theta, [n * t * k, c, h, h], align_corners=False)
+        src = (layers.view(n, 1, k, c, s, s) + 1).expand(n, t, k, c, s, s)
+        placed = F.grid_sample(src.reshape(n * t * k, c, s, s), grid, mode="bilinear",
+                               padding_mode="zeros", align_corners=False) - 1
+        return placed.view(n, t, k, c, h, h).amax(2)
 
 
 def _init_3d(module: nn.Module) -> None:
