@@ -123,12 +123,14 @@ def test_sequence_generator_makes_clips_and_runs_longer_than_trained():
         g(z, torch.zeros(3, dtype=torch.long))
 
 
-def _translator(sprites: int, side: int = 8, canvas: int | None = None) -> SequenceGenerator:
+def _translator(sprites: int, side: int = 8, canvas: int | None = None,
+                snap: bool = False) -> SequenceGenerator:
     torch.manual_seed(0)
     frame_g = {"name": "dcgan-g", "kwargs": {"z_dim": 8, "channels": sprites,
                                              "resolution": side, "width": 8}}
     return SequenceGenerator(content_dim=8, motion_dim=4, frames=4, frame_g=frame_g,
-                             motion="translate", sprites=sprites, canvas=canvas).eval()
+                             motion="translate", sprites=sprites, canvas=canvas,
+                             snap=snap).eval()
 
 
 def _placed(layer: torch.Tensor, canvas: int, top: int, left: int) -> torch.Tensor:
@@ -164,7 +166,7 @@ def test_translate_motion_moves_one_drawing_and_composites_by_the_maximum():
         g.shift.weight.mul_(20)
         clips = g(z)
     assert (clips[:, 0] - clips[:, 1]).abs().max() > 0.1
-    with pytest.raises(GankitError, match="sprites=2 and canvas=None need motion='translate'"):
+    with pytest.raises(GankitError, match="sprites=2, canvas=None and snap=False need motion='translate'"):
         SequenceGenerator(8, 4, 4, {"name": "dcgan-g", "kwargs": {}}, sprites=2)
 
 
@@ -181,6 +183,23 @@ def test_a_sprite_smaller_than_the_frame_is_pasted_onto_a_black_canvas():
     with torch.no_grad():
         clips = g(z)
     torch.testing.assert_close(clips[:, 0, 0], _placed(sprite, 16, 6, 10), atol=1e-5, rtol=0)
+
+
+def test_snapped_sprites_move_by_whole_pixels_and_still_pass_a_gradient():
+    g = _translator(sprites=1, side=8, canvas=16, snap=True)
+    z = torch.randn(2, g.latent_dim())
+    sprite = g.frame(z[:, :8])[:, 0].detach()
+    _set_positions(g, [0.0 + 0.3 / 8, -0.5 - 0.4 / 8])  # (8.3, 3.6) px: rounds to (8, 4)
+    clips = g(z)
+    torch.testing.assert_close(clips[:, 1, 0].detach(), _placed(sprite, 16, 0, 4), atol=1e-5,
+                               rtol=0)
+    (clips * torch.randn_like(clips)).sum().backward()  # the rounding is straight-through:
+    #                                                     the motion head still learns
+    assert g.shift.bias.grad.abs().min() > 0
+    blurred = _translator(sprites=1, side=8, canvas=16)
+    _set_positions(blurred, [0.0 + 0.3 / 8, -0.5 - 0.4 / 8])
+    with torch.no_grad():  # without snapping the same position resamples the drawing
+        assert (blurred(z)[:, 1, 0] - _placed(sprite, 16, 0, 4)).abs().max() > 0.05
 
 
 def test_video_discriminator_scores_whole_clips():
@@ -248,7 +267,7 @@ def test_r1_applies_to_both_discriminators():
 @pytest.mark.parametrize("extra", [[], ["loss=hinge", "model.d_norm=none", "reg.r1_gamma=1",
                                         "reg.r1_every=2", "model.g_upsample=resize"],
                                    ["model.motion=translate", "model.sprites=2",
-                                    "model.sprite_res=8"]],
+                                    "model.sprite_res=8", "model.sprite_snap=true"]],
                          ids=["ns", "hinge-r1-resize", "translate"])
 def test_trains_resumes_exactly_and_samples(tmp_path, extra):
     extra = [*extra, *HEALTH_ON]
@@ -354,6 +373,7 @@ def test_cli_mistakes_exit_2(seq_run, image_run, tmp_path, monkeypatch, capsys, 
     (["data.resolution=4"], "data.resolution=4", "moving-mnist"),
     (["model.sprites=2"], "model.sprites=2", "model.motion=translate"),
     (["model.sprite_res=8"], "model.sprite_res=8", "model.motion=translate"),
+    (["model.sprite_snap=true"], "model.sprite_snap=true", "model.motion=translate"),
     (["model.motion=translate", "model.sprite_res=32"], "model.sprite_res=32",
      "data.resolution"),
     (["model.motion=translate", "model.sprite_res=9"], "model.sprite_res=9", "dcgan G"),

@@ -69,6 +69,9 @@ def check_arch(cfg: Config) -> None:
     if m.sprites != 1 and m.motion != "translate":
         raise GankitError(f"model.sprites={m.sprites} shifts each layer on its own: it needs "
                           f"model.motion=translate; model.motion is {m.motion}")
+    if m.sprite_snap and m.motion != "translate":
+        raise GankitError("model.sprite_snap=true moves sprites by whole pixels: it needs "
+                          f"model.motion=translate; model.motion is {m.motion}")
     if m.sprite_res is not None and m.motion != "translate":
         raise GankitError(f"model.sprite_res={m.sprite_res} sets the size of the sprites that "
                           f"the motion moves: it needs model.motion=translate; model.motion is "

@@ -92,6 +92,9 @@ class ModelConfig:
     sprite_res: int | None = None  # sequence family, motion=translate: the frame G draws each
     #                                sprite at this size and it is pasted onto a black canvas
     #                                of the data's; None = the frame's size
+    sprite_snap: bool = False  # sequence family, motion=translate: sprites move by whole
+    #                            pixels (Moving MNIST pastes its digits so; a fractional move
+    #                            blurs the drawing differently in each frame)
     scale: int = 4  # superres: the scale factor of the model (2, 3 or 4)
     g_downs: int | None = None  # cyclegan translators' stride-2 downsamplings (each doubles
     #                             G's reach); None = 2 from 64 px, else 1

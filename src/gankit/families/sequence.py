@@ -117,6 +117,8 @@ class Sequence(Family):
             g["kwargs"].update(motion=m.motion, sprites=m.sprites)
             if m.sprite_res is not None:
                 g["kwargs"]["canvas"] = h
+            if m.sprite_snap:
+                g["kwargs"]["snap"] = True
         dv = {"name": "video-d", "kwargs": {"channels": c, "resolution": h, "frames": t,
                                             "width": m.d_width, "norm": m.d_norm,
                                             "sn": m.d_sn}}

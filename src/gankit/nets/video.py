@@ -16,7 +16,9 @@ SequenceGenerator G(z, c=None) -> clips (N, T, C, H, W):
     its position (bilinear, black = -1 beyond a layer's edge), composited by the pixel-wise
     maximum as Moving MNIST composites its digits. A layer may be smaller than the frame
     (`canvas` > G_I's resolution): a sprite pasted onto a black canvas, so G_I cannot draw
-    anything away from the object. The motion latent then cannot
+    anything away from the object. snap=True moves the sprites by whole pixels, as Moving MNIST
+    pastes its digits (a straight-through estimator: the rounding is skipped in the backward
+    pass); a fractional move resamples, and so blurs, the drawing differently in every frame. The motion latent then cannot
     change what is drawn, only where: the paper's G_I([z_C | z_M]) ties the digit's shape to
     its motion latent and morphs it as it moves (benchmarks/RESULTS.md, MoCoGAN). It suits
     objects that move rigidly on a dark background.
@@ -59,6 +61,7 @@ class SequenceGenerator(nn.Module):
                  motion: str = "input",  # input (the paper's) | translate (see the module doc)
                  sprites: int = 1,  # translate: layers, each with its own shift
                  canvas: int | None = None,  # translate: frame side in px; None = G_I's
+                 snap: bool = False,  # translate: move the sprites by whole pixels
                  ) -> None:
         super().__init__()
         from gankit.nets import build_net  # gankit.nets registers this module: import late
@@ -70,11 +73,11 @@ class SequenceGenerator(nn.Module):
         if motion not in MOTIONS:
             raise GankitError(f"SequenceGenerator: unknown motion {motion!r}; choose one of: "
                               f"{', '.join(MOTIONS)}")
-        if motion == "input" and (sprites != 1 or canvas is not None):
-            raise GankitError(f"SequenceGenerator: sprites={sprites} and canvas={canvas} need "
-                              "motion='translate'")
+        if motion == "input" and (sprites != 1 or canvas is not None or snap):
+            raise GankitError(f"SequenceGenerator: sprites={sprites}, canvas={canvas} and "
+                              f"snap={snap} need motion='translate'")
         self.content_dim, self.motion_dim, self.frames = content_dim, motion_dim, frames
-        self.motion_mode, self.sprites, self.canvas = motion, sprites, canvas
+        self.motion_mode, self.sprites, self.canvas, self.snap = motion, sprites, canvas, snap
         self.gru = nn.GRUCell(motion_dim, motion_dim)
         self.frame = build_net(frame_g)
         if motion == "translate":
@@ -120,6 +123,9 @@ class SequenceGenerator(nn.Module):
         h = self.canvas or s
         scale = h / s  # output pixel -> sprite pixel, in [-1, 1] coordinates
         centre = torch.tanh(self.shift(motion)).view(n * t * k, 2)  # (x, y), canvas = [-1, 1]
+        if self.snap:  # whole pixels forward, the smooth position's gradient backward
+            corner = (centre + 1) * (h / 2) - s / 2  # the sprite's top-left corner in px
+            centre = centre + ((corner.round() - corner) * (2 / h)).detach()
         theta = torch.zeros(n * t * k, 2, 3, dtype=layers.dtype, device=layers.device)
         theta[:, 0, 0] = theta[:, 1, 1] = scale
         theta[:, :, 2] = -scale * centre.to(layers.dtype)  # sprite coords = scale * (p - centre)
