@@ -847,11 +847,13 @@ CASES: dict[str, Case] = {
                      "sides run NCHW; both do lazy R1 on the same steps, so adjacent windows hold "
                      "the same number of R1 steps (--steps a multiple of 4 makes every window "
                      "hold the same number)"),
-    "sequence+translate": Case(_cfg("ns", {**MOCOGAN, "motion": "translate"}, *MOCOGAN_REST,
-                                    data=MOVING, batch=16),
-                               plain_sequence, "the sequence case with model.motion=translate: "
-                               "the frame G draws once per clip from the content, the GRU's "
-                               "motion latents shift it per frame", 8,
+    "sequence+translate": Case(_cfg("ns", {**MOCOGAN, "g_width": 32, "motion": "translate",
+                                           "sprite_res": 16, "sprite_snap": True},
+                                    *MOCOGAN_REST, data=MOVING, batch=16),
+                               plain_sequence, "the sequence case with model.motion=translate, "
+                               "16 px sprites at whole pixels, G width 32: the frame G draws "
+                               "once per clip from the content, the GRU's motion latents place "
+                               "it in each frame", 8,
                                "as the sequence case; the plain loop calls the same G module"),
     # The image-to-image families, on their presets (batch 16)
     "pix2pix": Case(INPAINT_PHOTOS, plain_pix2pix, "inpaint-photos: U-Net G on 64 px crops "
