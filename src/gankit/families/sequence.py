@@ -1,5 +1,7 @@
 """MoCoGAN (Tulyakov et al. 2018): clips from a content latent and GRU motion latents, judged
 by an image discriminator on single frames and a video discriminator on whole clips.
+`model.motion=translate` (gankit's) has the frame G draw sprites from the content alone and
+the motion latents place them in each frame (nets/video.py).
 
 Nets: "g" a SequenceGenerator (nets/video.py) holding the GRU and the architecture's image
 G (model.arch; z_dim = model.z_dim + model.motion_dim); "d" the architecture's image D on one

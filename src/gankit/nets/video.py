@@ -14,14 +14,14 @@ SequenceGenerator G(z, c=None) -> clips (N, T, C, H, W):
     alone, once per clip, and a linear head turns each z_M^(t) into one position per layer
     (tanh: the layer's centre anywhere in the canvas); frame t is the layers, each placed at
     its position (bilinear, black = -1 beyond a layer's edge), composited by the pixel-wise
-    maximum as Moving MNIST composites its digits. A layer may be smaller than the frame
-    (`canvas` > G_I's resolution): a sprite pasted onto a black canvas, so G_I cannot draw
-    anything away from the object. snap=True moves the sprites by whole pixels, as Moving MNIST
-    pastes its digits (a straight-through estimator: the rounding is skipped in the backward
-    pass); a fractional move resamples, and so blurs, the drawing differently in every frame. The motion latent then cannot
-    change what is drawn, only where: the paper's G_I([z_C | z_M]) ties the digit's shape to
-    its motion latent and morphs it as it moves (benchmarks/RESULTS.md, MoCoGAN). It suits
-    objects that move rigidly on a dark background.
+    maximum as Moving MNIST composites its digits. The motion latent then cannot change what
+    is drawn, only where: the paper's G_I([z_C | z_M]) ties the digit's shape to its motion
+    latent and morphs it as it moves (benchmarks/RESULTS.md, MoCoGAN). It suits objects that
+    move rigidly on a dark background. A layer may be smaller than the frame (`canvas` > G_I's
+    resolution): a sprite pasted onto a black canvas, so G_I cannot draw anything away from
+    the object. snap=True moves the sprites by whole pixels, as Moving MNIST pastes its digits
+    (a straight-through estimator: the rounding is skipped in the backward pass); a
+    fractional move resamples, and so blurs, the drawing differently in every frame.
 
 VideoDiscriminator D_V(x, c=None): clips (N, T, C, H, W) -> (N,) logits, with 3-D
 convolutions over (time, height, width): the DCGAN D's layout with a temporal kernel of 3;
