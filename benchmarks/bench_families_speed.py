@@ -768,7 +768,8 @@ def _pretrain(cfg: dict, steps: int) -> dict:
     return {**cfg, "train": {**cfg["train"], "pretrain_steps": steps}}
 
 
-# presets/mocogan-mnist.yaml's nets and recipe (before model.motion=translate)
+# presets/mocogan-mnist.yaml's nets and recipe before model.motion=translate (the preset now
+# also draws with G width 32, 32 clips a batch and d_frames 1; the translate case keeps these)
 MOCOGAN = {"family": "sequence", "arch": "dcgan", "z_dim": 32, "motion_dim": 10, "g_width": 16,
            "d_width": 16, "d_norm": "none", "d_frames": 4, "g_upsample": "resize"}
 MOCOGAN_REST = ({"r1_gamma": 1.0, "r1_every": 4},
@@ -837,7 +838,7 @@ CASES: dict[str, Case] = {
     "mbstd4": Case(_cfg("ns", {**DCGAN_NS, "mbstd": 4}), plain_unconditional,
                    "dcgan + minibatch-stddev layer (group 4) in D", 20,
                    "the plain loop is the dcgan one: only D's class differs (mbstd=4 in both)"),
-    # mocogan-mnist's model, data and batch (16 clips x 16 frames of 32x32 = 256 frames)
+    # mocogan-mnist's model, data and batch before the translate motion (16 clips x 16 frames)
     "sequence": Case(_cfg("ns", MOCOGAN, *MOCOGAN_REST, data=MOVING, batch=16),
                      plain_sequence, "MoCoGAN: GRU + resize-upsampling DCGAN frame G, image D "
                      "on 4 frames per clip, 3-D conv video D, ns, lazy R1 1 every 4 on both "

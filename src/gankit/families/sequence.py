@@ -1,7 +1,7 @@
 """MoCoGAN (Tulyakov et al. 2018): clips from a content latent and GRU motion latents, judged
 by an image discriminator on single frames and a video discriminator on whole clips.
 `model.motion=translate` (gankit's) has the frame G draw sprites from the content alone and
-the motion latents place them in each frame (nets/video.py).
+the motion latents place them in each frame (nets/video.py); its z_dim is then z_dim only.
 
 Nets: "g" a SequenceGenerator (nets/video.py) holding the GRU and the architecture's image
 G (model.arch; z_dim = model.z_dim + model.motion_dim); "d" the architecture's image D on one
@@ -71,8 +71,9 @@ class Sequence(Family):
         require_sample_dims(cfg, data, 4, "clip data (moving-mnist)")
         side = data.shape[-1]
         if cfg.model.sprite_res is not None and not 4 <= cfg.model.sprite_res <= side:
-            raise GankitError(f"model.sprite_res={cfg.model.sprite_res}: a sprite is 4 px up to "
-                              f"the frame's {side} px (data.resolution)")
+            raise GankitError(f"model.sprite_res={cfg.model.sprite_res}: a sprite is 4 px (8 "
+                              f"for dcgan and resnet) up to the frame's {side} px "
+                              "(data.resolution)")
         if cfg.model.sprite_res is not None and cfg.model.arch in ("dcgan", "resnet"):
             try:
                 factor_resolution(cfg.model.sprite_res)

@@ -122,18 +122,20 @@ class SequenceGenerator(nn.Module):
         c, s = layers.shape[1] // k, layers.shape[-1]
         h = self.canvas or s
         scale = h / s  # output pixel -> sprite pixel, in [-1, 1] coordinates
-        centre = torch.tanh(self.shift(motion)).view(n * t * k, 2)  # (x, y), canvas = [-1, 1]
-        if self.snap:  # whole pixels forward, the smooth position's gradient backward
-            corner = (centre + 1) * (h / 2) - s / 2  # the sprite's top-left corner in px
-            centre = centre + ((corner.round() - corner) * (2 / h)).detach()
-        theta = torch.zeros(n * t * k, 2, 3, dtype=layers.dtype, device=layers.device)
-        theta[:, 0, 0] = theta[:, 1, 1] = scale
-        theta[:, :, 2] = -scale * centre.to(layers.dtype)  # sprite coords = scale * (p - centre)
-        grid = F.affine_grid(theta, [n * t * k, c, h, h], align_corners=False)
-        src = (layers.view(n, 1, k, c, s, s) + 1).expand(n, t, k, c, s, s)
-        placed = F.grid_sample(src.reshape(n * t * k, c, s, s), grid, mode="bilinear",
-                               padding_mode="zeros", align_corners=False) - 1
-        return placed.view(n, t, k, c, h, h).amax(2)
+        with torch.autocast(layers.device.type, enabled=False):  # fp32: a bf16 position is
+            #                                                     up to 1/16 px off on 32 px
+            centre = torch.tanh(self.shift(motion.float())).view(n * t * k, 2)  # (x, y)
+            if self.snap:  # whole pixels forward, the smooth position's gradient backward
+                corner = (centre + 1) * (h / 2) - s / 2  # the sprite's top-left corner in px
+                centre = centre + ((corner.round() - corner) * (2 / h)).detach()
+            theta = torch.zeros(n * t * k, 2, 3, device=layers.device)
+            theta[:, 0, 0] = theta[:, 1, 1] = scale
+            theta[:, :, 2] = -scale * centre  # sprite coords = scale * (p - centre)
+            grid = F.affine_grid(theta, [n * t * k, c, h, h], align_corners=False)
+            src = (layers.float().view(n, 1, k, c, s, s) + 1).expand(n, t, k, c, s, s)
+            placed = F.grid_sample(src.reshape(n * t * k, c, s, s), grid, mode="bilinear",
+                                   padding_mode="zeros", align_corners=False) - 1
+        return placed.view(n, t, k, c, h, h).amax(2).to(layers.dtype)
 
 
 def _init_3d(module: nn.Module) -> None:
